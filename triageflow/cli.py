@@ -1,0 +1,205 @@
+"""The `triage` command line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .clients.errors import ClientError
+from .scrub import scrub, scrub_data
+from .settings import ConfigError, load_settings, reset_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="triageflow: error-triage automation for GlitchTip and Prometheus/Grafana alerting.")
+db_app = typer.Typer(no_args_is_help=True, help="The database schema (Alembic migrations).")
+app.add_typer(db_app, name="db")
+out = Console()
+err = Console(stderr=True)
+
+
+def friendly_errors(fn):
+    """Turn configuration and outside-service failures into one red line and a non-zero exit."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            err.print(f"[red]configuration error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        except ClientError as exc:
+            err.print(f"[red]error:[/red] {scrub(str(exc))}")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _glitchtip(dry_run: bool | None = None):
+    from .clients.glitchtip import glitchtip_from_settings
+
+    return glitchtip_from_settings(load_settings(), dry_run=dry_run)
+
+
+@app.command("issues")
+@friendly_errors
+def list_issues(
+    query: str = typer.Option("is:unresolved", "--query", "-q", help="GlitchTip search, e.g. 'is:unresolved level:error'"),
+    project: Optional[str] = typer.Option(None, "--project", "-p", help="project slug or id"),
+    sort: Optional[str] = typer.Option(None, "--sort", help="-lastSeen (default), freq or new"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
+    """List issues (every page) as a table."""
+    with _glitchtip() as gt:
+        issues = list(gt.issues(query or None, project=project, sort=sort))
+    if as_json:
+        rows = [scrub_data(i.model_dump(mode="json", by_alias=True)) for i in issues]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(issues)} issues matching {query!r}", show_lines=False)
+    for column in ("id", "short id", "level", "status", "events", "users", "last seen", "project", "title"):
+        table.add_column(column, overflow="fold", justify="right" if column in ("events", "users") else "left")
+    for i in issues:
+        table.add_row(i.id, i.short_id, i.level, i.status, str(i.event_count), str(i.user_count),
+                      i.last_seen.strftime("%Y-%m-%d %H:%M"), i.project.slug, scrub(i.title)[:90])
+    out.print(table)
+
+
+@app.command()
+@friendly_errors
+def doctor() -> None:
+    """Check every configured integration; exit 1 when something configured is broken."""
+    from .doctor import run_checks
+
+    s = load_settings()
+    checks = run_checks(s)
+    table = Table(title="triageflow doctor")
+    for column in ("integration", "status", "detail"):
+        table.add_column(column, overflow="fold")
+    colours = {"ok": "green", "failed": "red", "not configured": "yellow"}
+    for c in checks:
+        table.add_row(c.integration, f"[{colours[c.status]}]{c.status}[/]", scrub(c.detail))
+    out.print(table)
+    out.print(f"environment: {s.triage_env}, dry-run: {s.triage_dry_run}, "
+              f"GlitchTip token: {s.masked()['GLITCHTIP_TOKEN'] or 'not set'}")
+    if any(c.broken for c in checks):
+        raise typer.Exit(1)
+
+
+def _set_status(issue_id: str, status: str, dry_run: bool) -> None:
+    from tasks.glitchtip_actions import change_status
+
+    from .audit import acting_as
+
+    s = load_settings()
+    dry = dry_run or s.triage_dry_run
+    with _glitchtip(dry_run=dry) as gt, acting_as(f"cli:{os.environ.get('USER', 'unknown')}"):
+        result = change_status(gt, issue_id, status, dry_run=dry, database_url=s.triage_database_url)
+    verb = {"changed": f"now {status}", "dry-run": f"would become {status} (dry-run, nothing sent)"}
+    out.print(f"issue {result.issue_id}: {verb.get(result.reason, result.reason)}")
+
+
+@app.command()
+@friendly_errors
+def resolve(issue_id: str, dry_run: bool = typer.Option(False, "--dry-run")) -> None:
+    """Mark an issue resolved (audited)."""
+    _set_status(issue_id, "resolved", dry_run)
+
+
+@app.command()
+@friendly_errors
+def ignore(issue_id: str, dry_run: bool = typer.Option(False, "--dry-run")) -> None:
+    """Ignore an issue until someone reopens it (audited; GlitchTip has no snooze duration)."""
+    _set_status(issue_id, "ignored", dry_run)
+
+
+@app.command()
+@friendly_errors
+def unresolve(issue_id: str, dry_run: bool = typer.Option(False, "--dry-run")) -> None:
+    """Reopen an issue (audited)."""
+    _set_status(issue_id, "unresolved", dry_run)
+
+
+@app.command()
+@friendly_errors
+def audit(limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000)) -> None:
+    """The most recent audit log rows."""
+    from .audit import recent
+
+    table = Table(title="audit log")
+    for column in ("time", "actor", "system", "action", "target", "dry-run", "outcome"):
+        table.add_column(column, overflow="fold")
+    for row in recent(load_settings().triage_database_url, limit):
+        table.add_row(row.created_at.strftime("%Y-%m-%d %H:%M:%S"), row.actor, row.system, row.action, row.target,
+                      "yes" if row.dry_run else "", row.outcome + (f": {row.error}" if row.error else ""))
+    out.print(table)
+
+
+@db_app.command("upgrade")
+@friendly_errors
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply the migrations up to REVISION (default: the newest)."""
+    from models.db import current_revision, upgrade
+
+    url = load_settings().triage_database_url
+    upgrade(url, revision)
+    out.print(f"database schema at {current_revision(url)}")
+
+
+@db_app.command("current")
+@friendly_errors
+def db_current() -> None:
+    """Show the schema revision of the configured database."""
+    from models.db import current_revision
+
+    out.print(current_revision(load_settings().triage_database_url) or "no schema (run `triage db upgrade`)")
+
+
+@app.command()
+def sandbox(
+    port: int = typer.Option(8765, help="loopback port to listen on (0: any free port)"),
+    codebase_dir: Path = typer.Option(Path(".triageflow/sandbox/booking"), help="where to build the sample checkout"),
+) -> None:
+    """Serve the loopback sandbox (GlitchTip API with seeded data) until Ctrl-C."""
+    from .sandbox import SandboxServer
+
+    server = SandboxServer(port=port, codebase_dir=codebase_dir.resolve())
+    out.print(f"sandbox listening on {server.url} — point triageflow at it with:\n")
+    for key, value in sandbox_env(server).items():
+        out.print(f"  export {key}={value}", highlight=False)
+    out.print("\ncontrol API: GET /_sandbox/info, POST /_sandbox/faults, GET /_sandbox/requests, POST /_sandbox/reset")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+def sandbox_env(server) -> dict[str, str]:
+    return {
+        "GLITCHTIP_URL": server.url,
+        "GLITCHTIP_TOKEN": server.token,
+        "GLITCHTIP_ORG": "acme",
+        "CODEBASE_PATH": str(server.sandbox.codebase),
+    }
+
+
+@app.command()
+def demo(
+    database_url: str = typer.Option("sqlite:///.triageflow/demo.db", help="where the demo keeps its tables"),
+) -> None:
+    """Run the main job on embedded defaults: the sandbox, SQLite and a local Prefect."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(database_url, out))
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    reset_settings()
+    app()

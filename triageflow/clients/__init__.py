@@ -1,0 +1,1 @@
+"""One module per outside service; every client raises the family in `errors`."""

@@ -1,0 +1,64 @@
+"""The main job on embedded defaults: start the sandbox, prepare SQLite, run the flows against it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .scrub import scrub
+from .settings import reset_settings
+
+DEMO_DIR = Path(".triageflow/demo")
+
+
+def _quiet_offline_prefect() -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def run_demo(database_url: str, console: Console) -> int:
+    from flows.health import check_integrations
+    from models.db import upgrade
+
+    from .clients.glitchtip import glitchtip_from_settings
+    from .cli import sandbox_env
+    from .sandbox import SandboxServer
+    from .settings import load_settings
+
+    _quiet_offline_prefect()
+    with SandboxServer(codebase_dir=(DEMO_DIR / "booking").resolve()) as server:
+        os.environ.update(sandbox_env(server))
+        os.environ["TRIAGE_DATABASE_URL"] = database_url
+        reset_settings()
+        console.rule("[bold]triageflow demo")
+        console.print(f"sandbox GlitchTip at {server.url} (org acme), sample codebase at {server.sandbox.codebase}")
+
+        upgrade(database_url)
+        console.print(f"database {database_url}: schema up to date")
+
+        console.rule("check-integrations flow (Prefect)")
+        results = check_integrations(fail_on_broken=False)
+        table = Table()
+        for column in ("integration", "status", "detail"):
+            table.add_column(column, overflow="fold")
+        for r in results:
+            table.add_row(r["integration"], r["status"], r["detail"])
+        console.print(table)
+
+        console.rule("top unresolved issues")
+        with glitchtip_from_settings(load_settings()) as gt:
+            issues = list(gt.issues("is:unresolved", sort="freq"))
+        top = Table(title=f"{len(issues)} unresolved issues, most frequent first")
+        for column in ("id", "events", "level", "project", "title"):
+            top.add_column(column, overflow="fold")
+        for i in issues[:10]:
+            top.add_row(i.id, str(i.event_count), i.level, i.project.slug, scrub(i.title)[:80])
+        console.print(top)
+
+        broken = [r for r in results if r["status"] == "failed"]
+        console.rule("[green]demo finished" if not broken else "[red]demo finished with broken integrations")
+        return 1 if broken else 0

@@ -1,0 +1,211 @@
+"""The sandbox: loopback stand-ins for the outside services, with fault injection and a request log.
+
+Control endpoints live under `/_sandbox/` (no auth: the sandbox only ever listens on loopback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from .glitchtip_api import build_router
+from .glitchtip_state import GlitchTipState
+
+DEFAULT_TOKEN = "dev_sandbox_5f1c2e8a9b7d4c3e8f6a1b2c3d4e5f60"
+ORG_SLUG = "acme"
+
+FaultKind = Literal["latency", "error", "rate_limit", "drop"]
+
+
+class FaultSpec(BaseModel):
+    """A fault for the next `times` requests whose path starts with `path` (and, if given, of `method`)."""
+
+    path: str = Field(..., min_length=1)
+    kind: FaultKind
+    method: str | None = None
+    times: int = Field(1, ge=1, le=10_000)
+    status: int = Field(503, ge=400, le=599)
+    retry_after: float = Field(1.0, ge=0)
+    seconds: float = Field(0.5, ge=0, le=60)
+
+
+@dataclass
+class Fault:
+    spec: FaultSpec
+    remaining: int
+
+    def matches(self, method: str, path: str) -> bool:
+        return (
+            self.remaining > 0
+            and path.startswith(self.spec.path)
+            and (self.spec.method is None or self.spec.method.upper() == method)
+        )
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: str
+    status: int | None
+    fault: str | None
+    at: str
+
+
+@dataclass
+class Sandbox:
+    """Everything the sandbox serves and remembers."""
+
+    token: str = DEFAULT_TOKEN
+    now: datetime | None = None
+    codebase: Path | None = None
+    glitchtip: GlitchTipState = field(init=False)
+    faults: list[Fault] = field(default_factory=list)
+    requests: list[LoggedRequest] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.glitchtip = GlitchTipState(self.now, self.token)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.faults.clear()
+            self.requests.clear()
+        self.glitchtip.__init__(self.now, self.token)
+
+    def take_fault(self, method: str, path: str) -> FaultSpec | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.remaining -= 1
+                    return fault.spec
+        return None
+
+    def log(self, method: str, path: str, query: str, status: int | None, fault: str | None) -> None:
+        with self.lock:
+            self.requests.append(LoggedRequest(method, path, query, status, fault,
+                                               datetime.now(timezone.utc).isoformat()))
+
+
+_UNAVAILABLE_PAGE = "<html><head><title>503 Service Unavailable</title></head><body><h1>503 Service Unavailable</h1></body></html>"
+
+
+class FaultsAndLog:
+    """Outermost ASGI layer: applies injected faults and logs every request with its final status."""
+
+    def __init__(self, app, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"].startswith("/_sandbox/"):
+            return await self.app(scope, receive, send)
+        method, path = scope["method"], scope["path"]
+        query = scope.get("query_string", b"").decode()
+        fault = self.sandbox.take_fault(method, path)
+        status: dict[str, int | None] = {"code": None}
+
+        async def logging_send(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            if fault is None or fault.kind == "latency":
+                if fault is not None:
+                    await asyncio.sleep(fault.seconds)
+                return await self.app(scope, receive, logging_send)
+            if fault.kind == "drop":
+                _drop_connection(receive)
+                return
+            if fault.kind == "rate_limit":
+                response = JSONResponse(
+                    {"detail": f"Request was throttled. Expected available in {fault.retry_after:g} seconds."},
+                    status_code=429, headers={"retry-after": f"{fault.retry_after:g}"},
+                )
+            else:
+                response = HTMLResponse(_UNAVAILABLE_PAGE, status_code=fault.status)
+            await response(scope, receive, logging_send)
+        finally:
+            self.sandbox.log(method, path, query, status["code"], fault.kind if fault else None)
+
+
+def _drop_connection(receive) -> None:
+    """Close the socket without an answer, as a crashed upstream or a proxy's idle reaper would."""
+    cycle = getattr(receive, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise RuntimeError("drop fault needs uvicorn's transport")
+    transport.close()
+
+
+class _Auth:
+    """GlitchTip's token check: a wrong or missing token is 403, not 401."""
+
+    def __init__(self, app, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith("/api/0/"):
+            headers = dict(scope.get("headers") or [])
+            auth = headers.get(b"authorization", b"").decode()
+            detail = None
+            if not auth:
+                detail = "Authentication credentials were not provided."
+            elif not (auth.startswith("Bearer ") and hmac.compare_digest(auth[7:], self.sandbox.token)):
+                detail = "Invalid token."
+            if detail:
+                return await JSONResponse({"detail": detail}, status_code=403)(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def create_app(sandbox: Sandbox | None = None) -> Any:
+    sandbox = sandbox or Sandbox()
+    api = FastAPI(title="triageflow sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    api.include_router(build_router(sandbox.glitchtip))
+
+    @api.get("/_sandbox/info")
+    def info(request: Request):
+        base = str(request.base_url).rstrip("/")
+        return {"glitchtip_url": base, "org": ORG_SLUG, "token": sandbox.token,
+                "codebase": str(sandbox.codebase) if sandbox.codebase else None,
+                "now": sandbox.glitchtip.now.isoformat(), "issues": len(sandbox.glitchtip.issues)}
+
+    @api.post("/_sandbox/faults", status_code=201)
+    def add_fault(spec: FaultSpec):
+        with sandbox.lock:
+            sandbox.faults.append(Fault(spec, spec.times))
+        return spec.model_dump()
+
+    @api.delete("/_sandbox/faults", status_code=204)
+    def clear_faults():
+        with sandbox.lock:
+            sandbox.faults.clear()
+
+    @api.get("/_sandbox/requests")
+    def requests_log():
+        with sandbox.lock:
+            return [asdict(r) for r in sandbox.requests]
+
+    @api.delete("/_sandbox/requests", status_code=204)
+    def clear_requests():
+        with sandbox.lock:
+            sandbox.requests.clear()
+
+    @api.post("/_sandbox/reset", status_code=204)
+    def reset():
+        sandbox.reset()
+
+    app = FaultsAndLog(_Auth(api, sandbox), sandbox)
+    app.sandbox = sandbox  # type: ignore[attr-defined]
+    return app

@@ -1,0 +1,374 @@
+"""HTTP routes of the sandbox GlitchTip: paths, statuses, headers and error shapes of the recorded server."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from . import seed
+from .glitchtip_state import STATUSES, GlitchTipState
+
+MAX_HITS = 1000
+PAGE_SIZE = 100
+ALLOW_LIST = "GET, POST, HEAD, OPTIONS"
+ALLOW_ISSUES = "GET, PUT, DELETE, HEAD, OPTIONS"
+ALLOW_DETAIL = "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
+ALLOW_READ = "GET, HEAD, OPTIONS"
+
+SERVER_ERROR_PAGE = (
+    "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n"
+    "  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n"
+)
+CSRF_PAGE = (
+    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n  <title>403 Forbidden</title>\n</head>\n<body>\n"
+    "<div id=\"summary\">\n  <h1>Forbidden <span>(403)</span></h1>\n  <p>CSRF verification failed. Request aborted.</p>\n"
+    "</div>\n</body>\n</html>\n"
+)
+NOT_FOUND_PAGE = "<!DOCTYPE html>\n<html>\n  <head>\n    <title>GlitchTip</title>\n  </head>\n  <body></body>\n</html>\n"
+
+
+def _json(body: Any, status: int = 200, allow: str | None = None, headers: dict[str, str] | None = None) -> Response:
+    out = dict(headers or {})
+    if allow:
+        out["allow"] = allow
+    return JSONResponse(body, status_code=status, headers=out)
+
+
+def _html(body: str, status: int) -> Response:
+    return HTMLResponse(body, status_code=status, headers={"content-type": "text/html; charset=utf-8"})
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.b64encode(f"o={offset}".encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.b64decode(cursor.encode()).decode()
+        return max(int(text.removeprefix("o=")), 0)
+    except (ValueError, UnicodeDecodeError):
+        return 0
+
+
+def paged(request: Request, items: list[Any], allow: str | None = ALLOW_LIST, max_hits: bool = True) -> Response:
+    """A list answer with GlitchTip's cursor `Link` header, `X-Hits` and `X-Max-Hits`."""
+    params = request.query_params
+    try:
+        limit = min(max(int(params.get("limit", PAGE_SIZE)), 1), PAGE_SIZE)
+    except ValueError:
+        limit = PAGE_SIZE
+    offset = _decode_cursor(params.get("cursor"))
+    page = items[offset:offset + limit]
+    base = f"{str(request.base_url).rstrip('/')}{request.url.path}"
+    original = f"{base}?{request.url.query}" if request.url.query else base
+
+    def link(rel: str, target: int | None) -> str:
+        if target is None:
+            return f'<{original}>; rel="{rel}"; results="false"'
+        query = {k: v for k, v in params.multi_items() if k != "cursor"}
+        query["cursor"] = _encode_cursor(target)
+        url = f"{base}?{urlencode(sorted(query.items()))}"
+        return f'<{url}>; rel="{rel}"; results="true"; cursor="{query["cursor"]}"'
+
+    prev_target = max(offset - limit, 0) if offset > 0 else None
+    next_target = offset + limit if offset + limit < len(items) else None
+    headers = {"link": f"{link('previous', prev_target)}, {link('next', next_target)}"}
+    if max_hits:
+        headers["x-max-hits"] = str(MAX_HITS)
+    headers["x-hits"] = str(len(items))
+    return _json(page, allow=allow, headers=headers)
+
+
+def build_router(state: GlitchTipState) -> APIRouter:
+    router = APIRouter()
+    org_slug = state.org["slug"]
+
+    def issue_or_404(issue_id: str) -> int | None:
+        return int(issue_id) if issue_id.isdigit() and int(issue_id) in state.issues else None
+
+    not_found_issue = {"detail": "No Issue matches the given query."}
+
+    @router.get("/api/0/organizations/")
+    def organizations(request: Request):
+        return paged(request, [state.org_json()])
+
+    @router.get("/api/0/organizations/{org}/")
+    def organization(org: str):
+        if org != org_slug:
+            return _json({"detail": "Not found."}, 404, ALLOW_DETAIL)
+        return _json(state.organization_detail(), allow=ALLOW_DETAIL)
+
+    @router.get("/api/0/organizations/{org}/projects/")
+    def projects(request: Request, org: str):
+        items = [state.project_json(p["slug"]) for p in seed.PROJECTS] if org == org_slug else []
+        items.sort(key=lambda p: p["firstEvent"], reverse=True)
+        return paged(request, items, allow=ALLOW_READ)
+
+    @router.get("/api/0/organizations/{org}/teams/")
+    def teams(request: Request, org: str):
+        return paged(request, [state.team_json()] if org == org_slug else [])
+
+    @router.get("/api/0/organizations/{org}/members/")
+    def members(request: Request, org: str):
+        return paged(request, [state.member_json()] if org == org_slug else [])
+
+    @router.get("/api/0/organizations/{org}/monitors/")
+    def monitors(request: Request, org: str):
+        return paged(request, [])
+
+    @router.get("/api/0/organizations/{org}/stats-summary/")
+    def stats_summary(org: str):
+        return _html(NOT_FOUND_PAGE, 404)
+
+    @router.get("/api/0/organizations/{org}/issues/")
+    def org_issues(request: Request, org: str):
+        if org != org_slug:
+            return paged(request, [], allow=ALLOW_ISSUES)
+        params = request.query_params
+        with state.lock:
+            ids = state.search(params.get("query"), params.getlist("project") or None, params.get("sort"))
+            items = [state.issue_json(i) for i in ids]
+        return paged(request, items, allow=ALLOW_ISSUES)
+
+    @router.put("/api/0/organizations/{org}/issues/")
+    async def bulk_update(request: Request, org: str):
+        body = await _body(request)
+        status = body.get("status") if isinstance(body, dict) else None
+        if status not in STATUSES:
+            return _json({"status": ["This field is required."] if status is None else [f'"{status}" is not a valid choice.']},
+                         400, ALLOW_ISSUES)
+        params = request.query_params
+        with state.lock:
+            if org != org_slug:
+                ids = []
+            elif params.getlist("id"):
+                ids = [int(i) for i in params.getlist("id") if i.isdigit() and int(i) in state.issues]
+            else:  # as the real server does: no ids means every issue the query matches
+                ids = state.search(params.get("query"), params.getlist("project") or None)
+            state.set_status(ids, status)
+        return _json({"status": status}, allow=ALLOW_ISSUES)
+
+    @router.get("/api/0/organizations/{org}/issues/{issue_id}/")
+    def org_issue(org: str, issue_id: str):
+        found = issue_or_404(issue_id)
+        if org != org_slug or found is None:
+            return _json(not_found_issue, 404, ALLOW_DETAIL)
+        return _json(state.issue_json(found, detail=True), allow=ALLOW_DETAIL)
+
+    @router.api_route("/api/0/organizations/{org}/issues/{issue_id}/comments/", methods=["POST"])
+    def org_scoped_comment(org: str, issue_id: str):
+        return _html(CSRF_PAGE, 403)
+
+    @router.get("/api/0/organizations/{org}/stats_v2/")
+    def stats_v2(request: Request, org: str):
+        params = request.query_params
+        errors = {}
+        start, end = _parse_time(params.get("start")), _parse_time(params.get("end"))
+        if start is None:
+            errors["start"] = ["This field may not be null."]
+        if end is None:
+            errors["end"] = ["This field may not be null."]
+        for name in ("category", "interval", "field"):
+            if not params.get(name):
+                errors[name] = ["This field is required."]
+        step = _parse_interval(params.get("interval") or "")
+        if params.get("interval") and step is None:
+            errors["interval"] = ["Invalid interval."]
+        if errors:
+            return _json(errors, 400, ALLOW_READ)
+        projects = params.getlist("project") or None
+        with state.lock:
+            intervals, counts = state.event_counts(start, end, step, projects) if org == org_slug else ([], [])
+        return _json({
+            "intervals": [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in intervals],
+            "groups": [{"series": {params["field"]: counts}}],
+        })
+
+    # ---------------------------------------------------------------- projects
+
+    @router.get("/api/0/projects/{org}/{project}/")
+    def project(org: str, project: str):
+        if org != org_slug or project not in seed.PROJECT_BY_SLUG:
+            return _json({"detail": "Not found."}, 404, ALLOW_DETAIL)
+        return _json(state.project_json(project, with_org=True), allow=ALLOW_DETAIL)
+
+    @router.get("/api/0/projects/{org}/{project}/issues/")
+    def project_issues(request: Request, org: str, project: str):
+        if org != org_slug or project not in seed.PROJECT_BY_SLUG:
+            return paged(request, [], allow=None, max_hits=False)
+        pid = seed.PROJECT_BY_SLUG[project]["id"]
+        with state.lock:
+            items = [state.issue_json(i) for i in state.search(request.query_params.get("query"), [pid])]
+        return paged(request, items, allow=None, max_hits=False)
+
+    @router.get("/api/0/projects/{org}/{project}/keys/")
+    def project_keys(request: Request, org: str, project: str):
+        if org != org_slug or project not in seed.PROJECT_BY_SLUG:
+            return paged(request, [])
+        return paged(request, [state.project_key_json(project, request.url.netloc)])
+
+    @router.get("/api/0/projects/{org}/{project}/alerts/")
+    def project_alerts(request: Request, org: str, project: str):
+        return paged(request, state.alerts.get(project, []))
+
+    @router.post("/api/0/projects/{org}/{project}/alerts/")
+    async def create_alert(request: Request, org: str, project: str):
+        body = await _body(request)
+        if org != org_slug or project not in seed.PROJECT_BY_SLUG:
+            return _json({"detail": "Not found."}, 404, ALLOW_LIST)
+        if not isinstance(body, dict) or not isinstance(body.get("alertRecipients", []), list):
+            return _json({"alertRecipients": ["Expected a list of items."]}, 400, ALLOW_LIST)
+        with state.lock:
+            alerts = state.alerts.setdefault(project, [])
+            alert = {"id": len(alerts) + 1, "name": body.get("name", ""), "timespan_minutes": body.get("timespan_minutes"),
+                     "quantity": body.get("quantity"), "uptime": bool(body.get("uptime", False)),
+                     "alertRecipients": [dict(r, id=n + 1) for n, r in enumerate(body.get("alertRecipients", []))]}
+            alerts.append(alert)
+        return _json(alert, 201, ALLOW_LIST)
+
+    @router.get("/api/0/projects/{org}/{project}/stats/")
+    def project_stats(org: str, project: str):
+        return _html(SERVER_ERROR_PAGE, 500)
+
+    # ---------------------------------------------------------------- one issue
+
+    @router.get("/api/0/issues/{issue_id}/")
+    def issue(issue_id: str):
+        found = issue_or_404(issue_id)
+        if found is None:
+            return _json(not_found_issue, 404, ALLOW_DETAIL)
+        with state.lock:
+            return _json(state.issue_json(found, detail=True), allow=ALLOW_DETAIL)
+
+    @router.put("/api/0/issues/{issue_id}/")
+    async def update_issue(request: Request, issue_id: str):
+        found = issue_or_404(issue_id)
+        if found is None:
+            return _json(not_found_issue, 404, ALLOW_DETAIL)
+        body = await _body(request)
+        if not isinstance(body, dict) or "status" not in body:
+            return _json({"status": ["This field is required."]}, 400, ALLOW_DETAIL)
+        if body["status"] not in STATUSES:
+            return _json({"status": [f'"{body["status"]}" is not a valid choice.']}, 400, ALLOW_DETAIL)
+        with state.lock:
+            if "assignedTo" in body:
+                if body["assignedTo"] not in (None, seed.ADMIN["email"]):
+                    return _json({"assignedTo": ["Unknown actor."]}, 400, ALLOW_DETAIL)
+                state.assign(found, body["assignedTo"])
+            state.set_status([found], body["status"])
+            return _json(state.issue_json(found), allow=ALLOW_DETAIL)
+
+    @router.get("/api/0/issues/{issue_id}/events/")
+    def events(request: Request, issue_id: str):
+        found = issue_or_404(issue_id)
+        if found is None:
+            return _json({"detail": "Not found."}, 404, ALLOW_READ)
+        record = state.issues[found]
+        # render only the page asked for: an issue can hold thousands of events
+        lazy = _LazyEvents(state, found, len(record.events))
+        return paged(request, lazy, allow=None)
+
+    @router.get("/api/0/issues/{issue_id}/events/latest/")
+    def latest_event(issue_id: str):
+        found = issue_or_404(issue_id)
+        if found is None:
+            return _json({"detail": "Not found."}, 404, ALLOW_READ)
+        return _json(state.event_json(found, len(state.issues[found].events) - 1, detail=True), allow=ALLOW_READ)
+
+    @router.get("/api/0/issues/{issue_id}/events/oldest/")
+    def oldest_event(issue_id: str):
+        return _json({"detail": "Not found."}, 404, ALLOW_READ)
+
+    @router.get("/api/0/issues/{issue_id}/tags/")
+    def tags(issue_id: str):
+        found = issue_or_404(issue_id)
+        if found is None:
+            return _json({"detail": "Not found."}, 404, ALLOW_READ)
+        return _json(state.tags_json(found), allow=ALLOW_READ)
+
+    @router.get("/api/0/issues/{issue_id}/tags/{key}/values/")
+    def tag_values(issue_id: str, key: str):
+        return _html(SERVER_ERROR_PAGE, 500)
+
+    @router.get("/api/0/issues/{issue_id}/tags/{key}/")
+    def tag(issue_id: str, key: str):
+        found = issue_or_404(issue_id)
+        body = state.tags_json(found, key) if found is not None else None
+        if body is None:
+            return _json({"detail": "Not found."}, 404, ALLOW_READ)
+        return _json(body, allow=ALLOW_READ)
+
+    @router.get("/api/0/issues/{issue_id}/comments/")
+    def comments(request: Request, issue_id: str):
+        found = issue_or_404(issue_id)
+        if found is None:
+            return _json({"detail": "Not found."}, 404, ALLOW_LIST)
+        with state.lock:
+            items = list(reversed(state.issues[found].comments))
+        return paged(request, items)
+
+    @router.post("/api/0/issues/{issue_id}/comments/")
+    async def add_comment(request: Request, issue_id: str):
+        found = issue_or_404(issue_id)
+        if found is None:
+            return _json({"detail": "Not found."}, 404, ALLOW_LIST)
+        body = await _body(request)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            return _json({"data": ["This field is required."]}, 400, ALLOW_LIST)
+        text = data.get("text")
+        if not isinstance(text, str) or not text.strip():
+            return _json({"data": {"text": ["This field may not be blank."]}}, 400, ALLOW_LIST)
+        return _json(state.add_comment(found, text), 201, ALLOW_LIST)
+
+    return router
+
+
+class _LazyEvents:
+    """A list-like view of an issue's events, newest first, rendered only when sliced."""
+
+    def __init__(self, state: GlitchTipState, issue_id: int, count: int) -> None:
+        self.state, self.issue_id, self.count = state, issue_id, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, window: slice) -> list[dict[str, Any]]:
+        indexes = list(range(self.count - 1, -1, -1))[window]
+        return [self.state.event_json(self.issue_id, i) for i in indexes]
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _parse_interval(value: str) -> timedelta | None:
+    m = re.fullmatch(r"(\d+)([mhd])", value)
+    if not m or int(m.group(1)) == 0:
+        return None
+    return timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]: int(m.group(1))})

@@ -1,0 +1,383 @@
+"""The sandbox GlitchTip's state and how it renders, field for field, as the recorded real server does."""
+
+from __future__ import annotations
+
+import shlex
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from . import seed
+from .seed import FrameSpec, IssueSpec, SeedEvent, fmt_time, locate
+
+STATUSES = ("resolved", "ignored", "unresolved")
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _base36(n: int) -> str:
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = _BASE36[r] + out
+        if n == 0:
+            return out
+
+
+def _module_of(path: str) -> str:
+    if path.startswith("<frozen "):
+        return path.removeprefix("<frozen ").rstrip(">")
+    if "site-packages/" in path:
+        path = path.split("site-packages/", 1)[1]
+    elif path.startswith("/usr/"):
+        path = path.rsplit("/", 1)[1]
+    return path.removesuffix(".py").replace("/", ".")
+
+
+@dataclass
+class IssueRecord:
+    spec: IssueSpec
+    short_id: str
+    status: str
+    events: list[SeedEvent]
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    assigned_to: dict[str, Any] | None = None
+    tag_values: dict[str, Counter] = field(default_factory=dict)
+
+
+class GlitchTipState:
+    """Seeded organizations, projects, issues, events and comments; mutations change it for real."""
+
+    def __init__(self, now: datetime | None = None, token: str = "") -> None:
+        self.now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        self.token = token
+        self.lock = threading.RLock()
+        self.org = dict(seed.ORG)
+        self.created = self.now - timedelta(days=60)
+        self._comment_ids = 0
+        self.alerts: dict[str, list[dict[str, Any]]] = {}
+        self.issues: dict[int, IssueRecord] = {}
+        counters: Counter = Counter()
+        for spec in seed.ISSUES:
+            short = f"{spec.project.upper()}-{_base36(counters[spec.project])}"
+            counters[spec.project] += 1
+            record = IssueRecord(spec, short, spec.status, seed.seed_events(spec, self.now))
+            record.tag_values = self._tag_values(record)
+            self.issues[spec.id] = record
+            for days_ago, text in spec.comments:
+                self._add_comment(record, text, self.now - timedelta(days=days_ago))
+
+    # ------------------------------------------------------------------ organizations and projects
+
+    def org_json(self) -> dict[str, Any]:
+        return {
+            "id": self.org["id"], "name": self.org["name"], "slug": self.org["slug"],
+            "dateCreated": fmt_time(self.created), "status": {"id": "active", "name": "active"},
+            "avatar": {"avatarType": "", "avatarUuid": None}, "isEarlyAdopter": False, "require2FA": False,
+            "isAcceptingEvents": True,
+        }
+
+    def project_ref(self, slug: str) -> dict[str, Any]:
+        p = seed.PROJECT_BY_SLUG[slug]
+        return {"platform": p["platform"], "slug": p["slug"], "id": p["id"], "name": p["name"]}
+
+    def project_json(self, slug: str, *, with_org: bool = False) -> dict[str, Any]:
+        p = seed.PROJECT_BY_SLUG[slug]
+        first = min((ev.at for r in self.issues.values() if r.spec.project == slug for ev in r.events), default=self.now)
+        body = {
+            "avatar": {"avatarType": "", "avatarUuid": None}, "color": "", "features": [],
+            "firstEvent": fmt_time(first), "hasAccess": True, "id": p["id"], "isBookmarked": False,
+            "isInternal": False, "isMember": True, "isPublic": False, "name": p["name"], "scrubIPAddresses": True,
+            "slug": p["slug"], "dateCreated": fmt_time(self.created + timedelta(minutes=int(p["id"]))),
+            "platform": p["platform"], "eventThrottleRate": 0,
+        }
+        if with_org:
+            body["organization"] = self.org_json()
+        body["teams"] = [dict(seed.TEAM)]
+        return body
+
+    def team_json(self) -> dict[str, Any]:
+        return {
+            "dateCreated": fmt_time(self.created), "id": seed.TEAM["id"], "isMember": True, "memberCount": 1,
+            "slug": seed.TEAM["slug"], "projects": [self.project_ref(p["slug"]) for p in seed.PROJECTS],
+        }
+
+    def user_json(self) -> dict[str, Any]:
+        return {
+            "username": seed.ADMIN["email"], "lastLogin": None, "isSuperuser": True, "emails": [], "identities": [],
+            "id": seed.ADMIN["id"], "isActive": True, "name": "", "dateJoined": fmt_time(self.created),
+            "hasPasswordAuth": True, "email": seed.ADMIN["email"], "options": {},
+        }
+
+    def member_json(self) -> dict[str, Any]:
+        return {
+            "role": "owner", "id": 1, "user": self.user_json(), "roleName": "Owner",
+            "dateCreated": fmt_time(self.created), "email": seed.ADMIN["email"], "pending": False, "isOwner": True,
+        }
+
+    def organization_detail(self) -> dict[str, Any]:
+        body = self.org_json()
+        body["projects"] = [self.project_json(p["slug"]) for p in seed.PROJECTS]
+        body.update(openMembership=True, scrubIPAddresses=True, teams=[self.team_json()])
+        return body
+
+    def project_key_json(self, slug: str, host: str) -> dict[str, Any]:
+        p = seed.PROJECT_BY_SLUG[slug]
+        key = f"{int(p['id']):032x}"
+        return {
+            "dateCreated": fmt_time(self.created),
+            "dsn": {"public": f"http://{key}@{host}/{p['id']}", "secret": f"http://{key}@{host}/{p['id']}",
+                    "security": f"http://{host}/api/{p['id']}/security/?glitchtip_key={key}"},
+            "id": key, "label": "", "public": key, "projectId": int(p["id"]),
+        }
+
+    # ------------------------------------------------------------------ issues
+
+    def issue_json(self, issue_id: int, *, detail: bool = False) -> dict[str, Any]:
+        r = self.issues[issue_id]
+        spec = r.spec
+        metadata, culprit = self._metadata_and_culprit(spec)
+        body: dict[str, Any] = {
+            "annotations": [], "assignedTo": r.assigned_to, "count": str(len(r.events)), "culprit": culprit,
+            "firstSeen": fmt_time(r.events[0].at), "hasSeen": False, "id": str(spec.id), "isBookmarked": False,
+            "isPublic": False, "isSubscribed": False, "lastSeen": fmt_time(r.events[-1].at), "level": spec.level,
+            "logger": None, "metadata": metadata,
+        }
+        if detail:
+            body["numComments"] = len(r.comments)
+        body.update({
+            "permalink": "Not implemented", "project": self.project_ref(spec.project), "shareId": None,
+            "shortId": r.short_id, "stats": {}, "status": r.status, "statusDetails": {},
+            "subscriptionDetails": None, "title": spec.title, "type": "default" if spec.is_message else "error",
+        })
+        if detail:
+            body["userReportCount"] = 0
+        body["userCount"] = len({ev.user_id for ev in r.events if ev.user_id})
+        return body
+
+    def _metadata_and_culprit(self, spec: IssueSpec) -> tuple[dict[str, Any], str]:
+        if spec.is_message:
+            return {"title": spec.title}, ""
+        frame = next((f for f in reversed(spec.frames) if not f.library), spec.frames[-1])
+        rendered = self._frame_json(frame, self._platform(spec))
+        metadata = {"type": spec.type, "value": spec.value, "filename": rendered["filename"], "function": frame.function}
+        if self._platform(spec) == "node":
+            culprit = f"{frame.function}({rendered['filename']})"
+        else:
+            culprit = f"{rendered['module']} in {frame.function}"
+        return metadata, culprit
+
+    @staticmethod
+    def _platform(spec: IssueSpec) -> str:
+        return "node" if spec.project == "web" else "python"
+
+    def search(self, query: str | None, project_ids: list[str] | None = None, sort: str | None = None) -> list[int]:
+        """Issue ids matching a GlitchTip search, in the requested order (default: last seen first)."""
+        try:
+            tokens = shlex.split(query or "")
+        except ValueError:
+            tokens = (query or "").split()
+        matches = []
+        for issue_id, r in self.issues.items():
+            if project_ids and seed.PROJECT_BY_SLUG[r.spec.project]["id"] not in project_ids:
+                continue
+            if all(self._matches(r, token) for token in tokens):
+                matches.append(issue_id)
+        if sort == "freq":
+            matches.sort(key=lambda i: (len(self.issues[i].events), self.issues[i].events[-1].at), reverse=True)
+        elif sort == "new":
+            matches.sort(key=lambda i: self.issues[i].events[0].at, reverse=True)
+        else:
+            matches.sort(key=lambda i: self.issues[i].events[-1].at, reverse=(sort != "lastSeen"))
+        return matches
+
+    def _matches(self, r: IssueRecord, token: str) -> bool:
+        key, sep, value = token.partition(":")
+        if sep and key and value and " " not in key:
+            if key == "is":
+                return r.status == value
+            if key == "level":
+                return r.spec.level == value
+            return value in r.tag_values.get(key, {})  # any other key is a tag; `age:` is none, so nothing
+        return token.lower() in self._search_text(r.spec)
+
+    @staticmethod
+    def _search_text(spec: IssueSpec) -> str:
+        parts = [spec.title, spec.type, spec.value]
+        if spec.cause:
+            parts += [spec.cause[0], spec.cause[1]]
+        parts += [f.function for f in spec.frames]
+        return " ".join(parts).lower()
+
+    def _tag_values(self, r: IssueRecord) -> dict[str, Counter]:
+        values: dict[str, Counter] = {}
+        for ev in r.events:
+            for tag in self._event_tags(r.spec, ev):
+                values.setdefault(tag["key"], Counter())[tag["value"]] += 1
+        return values
+
+    def tags_json(self, issue_id: int, key: str | None = None) -> Any:
+        r = self.issues[issue_id]
+
+        def one(k: str) -> dict[str, Any]:
+            counts = r.tag_values[k]
+            top = [{"name": v, "value": v, "count": n, "key": k} for v, n in counts.most_common(10)]
+            return {"topValues": top, "uniqueValues": len(counts), "name": k, "key": k,
+                    "totalValues": sum(counts.values())}
+
+        if key is not None:
+            return one(key) if key in r.tag_values else None
+        return [one(k) for k in r.tag_values]
+
+    # ------------------------------------------------------------------ events
+
+    def event_json(self, issue_id: int, index: int, *, detail: bool = False) -> dict[str, Any]:
+        r = self.issues[issue_id]
+        spec, ev = r.spec, r.events[index]
+        platform = self._platform(spec)
+        metadata, culprit = self._metadata_and_culprit(spec)
+        if spec.is_message:
+            entries = [{"type": "message", "data": {"formatted": spec.value}}]
+        else:
+            values = []
+            if spec.cause:
+                values.append(self._exception_json(spec.cause[0], spec.cause[1], spec.cause[2], platform))
+            values.append(self._exception_json(spec.type, spec.value, spec.frames, platform))
+            has_system = any(f.library for f in spec.frames)
+            entries = [{"type": "exception", "data": {"values": values, "hasSystemFrames": has_system}}]
+        received = ev.at + timedelta(milliseconds=140)
+        body: dict[str, Any] = {
+            "eventID": ev.id, "id": ev.id, "issue": spec.id,
+            "context": {"sys.argv": ["/srv/booking/.venv/bin/gunicorn", "app.main:app"]} if platform == "python" else {},
+            "contexts": self._contexts(platform, ev), "culprit": culprit, "dateCreated": fmt_time(ev.at),
+            "dateReceived": fmt_time(received), "entries": entries, "message": spec.value if spec.is_message else "",
+            "metadata": metadata, "packages": {"httpx": "0.28.1", "sentry-sdk": "2.75.0"} if platform == "python" else {},
+            "platform": platform, "sdk": self._sdk(platform), "tags": self._event_tags(spec, ev), "title": spec.title,
+            "type": "default" if spec.is_message else "error", "user": self._user(ev),
+        }
+        if detail:
+            body.update({
+                "projectID": int(seed.PROJECT_BY_SLUG[spec.project]["id"]), "userReport": None,
+                "nextEventID": r.events[index + 1].id if index + 1 < len(r.events) else None,
+                "previousEventID": r.events[index - 1].id if index > 0 else None,
+                "release": self._release(spec),
+            })
+        return body
+
+    def _exception_json(self, type_: str, value: str, frames: tuple[FrameSpec, ...], platform: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": type_, "value": value}
+        if platform == "python":
+            out["mechanism"] = {"type": "generic", "handled": True}
+        out["stacktrace"] = {"frames": [self._frame_json(f, platform) for f in frames]}
+        return out
+
+    def _frame_json(self, frame: FrameSpec, platform: str) -> dict[str, Any]:
+        src = locate(frame)
+        if platform == "node":
+            if frame.library:
+                return {"filename": frame.path, "function": frame.function, "inApp": False, "absPath": frame.path,
+                        "colNo": 5, "lineNo": src.line_no, "context": []}
+            url = "webpack://web/./" + frame.path.removeprefix("web/")
+            col = max(src.text.find(frame.needle), 0) + 1
+            return {"filename": url, "function": frame.function, "context_line": src.text, "inApp": True,
+                    "absPath": url, "colNo": col, "lineNo": src.line_no, "context": [list(c) for c in src.context]}
+        if frame.library:
+            filename = frame.path.rsplit("site-packages/", 1)[-1] if "site-packages/" in frame.path else (
+                frame.path if frame.path.startswith("<") else frame.path.rsplit("/", 1)[-1])
+            abs_path = frame.path
+        else:
+            filename, abs_path = frame.path, f"/srv/booking/{frame.path}"
+        return {
+            "vars": dict(frame.vars), "module": _module_of(frame.path), "filename": filename,
+            "function": frame.function, "context_line": src.text, "absPath": abs_path, "lineNo": src.line_no,
+            "context": [list(c) for c in src.context],
+        }
+
+    @staticmethod
+    def _contexts(platform: str, ev: SeedEvent) -> dict[str, Any]:
+        trace = {"span_id": ev.id[:16], "trace_id": ev.id, "parent_span_id": None}
+        if platform == "node":
+            return {"trace": trace, "runtime": {"name": "node", "version": "v20.11.1"}}
+        return {"trace": trace, "runtime": {"name": "CPython", "build": "3.11.7", "version": "3.11.7"}}
+
+    @staticmethod
+    def _sdk(platform: str) -> dict[str, Any]:
+        if platform == "node":
+            return {"name": "sentry.javascript.node", "version": "8.40.0",
+                    "packages": [{"name": "npm:@sentry/node", "version": "8.40.0"}], "integrations": ["Http"]}
+        return {"name": "sentry.python", "version": "2.75.0",
+                "packages": [{"name": "pypi:sentry-sdk", "version": "2.75.0"}],
+                "integrations": ["argv", "atexit", "dedupe", "excepthook", "httpx", "logging", "stdlib"]}
+
+    @staticmethod
+    def _user(ev: SeedEvent) -> dict[str, Any]:
+        email = f"client{ev.user_id}@example.com" if ev.user_id else None
+        return {"username": None, "name": None, "ip_address": None, "email": email, "data": {}, "id": ev.user_id}
+
+    @staticmethod
+    def _event_tags(spec: IssueSpec, ev: SeedEvent) -> list[dict[str, str]]:
+        tags = [{"key": "release", "value": spec.release}]
+        if ev.user_id:
+            tags.append({"key": "user.id", "value": ev.user_id})
+        tags += [{"key": "component", "value": spec.component}, {"key": "operation", "value": spec.operation}]
+        if ev.user_id:
+            tags.append({"key": "user.email", "value": f"client{ev.user_id}@example.com"})
+        tags += [{"key": "environment", "value": "production"}, {"key": "server_name", "value": ev.server}]
+        return tags
+
+    def _release(self, spec: IssueSpec) -> dict[str, Any]:
+        return {
+            "url": None, "data": {}, "deployCount": 0, "dateCreated": fmt_time(self.created), "dateReleased": None,
+            "version": spec.release, "shortVersion": spec.release,
+            "projects": [self.project_ref(p["slug"]) for p in seed.PROJECTS],
+        }
+
+    # ------------------------------------------------------------------ comments and changes
+
+    def _add_comment(self, r: IssueRecord, text: str, at: datetime) -> dict[str, Any]:
+        self._comment_ids += 1
+        comment = {"id": self._comment_ids, "data": {"text": text}, "type": "note", "dateCreated": fmt_time(at),
+                   "user": self.user_json()}
+        r.comments.append(comment)
+        return comment
+
+    def add_comment(self, issue_id: int, text: str) -> dict[str, Any]:
+        with self.lock:
+            return self._add_comment(self.issues[issue_id], text, datetime.now(timezone.utc))
+
+    def set_status(self, issue_ids: list[int], status: str) -> None:
+        with self.lock:
+            for i in issue_ids:
+                self.issues[i].status = status
+
+    def assign(self, issue_id: int, email: str | None) -> None:
+        with self.lock:
+            self.issues[issue_id].assigned_to = None if email is None else {
+                "type": "user", "id": seed.ADMIN["id"], "name": email, "email": email}
+
+    # ------------------------------------------------------------------ stats
+
+    def event_counts(self, start: datetime, end: datetime, step: timedelta,
+                     project_ids: list[str] | None = None) -> tuple[list[datetime], list[int | None]]:
+        """`stats_v2`: buckets from the start's boundary through one past the end's, null where zero."""
+        first = _floor(start, step)
+        last = _floor(end, step) + step
+        intervals = []
+        t = first
+        while t <= last:
+            intervals.append(t)
+            t += step
+        counts = [0] * len(intervals)
+        for r in self.issues.values():
+            if project_ids and seed.PROJECT_BY_SLUG[r.spec.project]["id"] not in project_ids:
+                continue
+            for ev in r.events:
+                if start <= ev.at < end:
+                    counts[int((ev.at - first) / step)] += 1
+        return intervals, [c or None for c in counts]
+
+
+def _floor(moment: datetime, step: timedelta) -> datetime:
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return epoch + ((moment - epoch) // step) * step

@@ -1,0 +1,110 @@
+"""Removes personal data and secrets from any text triageflow sends out or stores."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+_SECRET_KEYS = (
+    r"password|passwd|pwd|passphrase|secret|client[_-]?secret|api[_-]?key|apikey|access[_-]?key|"
+    r"access[_-]?token|refresh[_-]?token|auth[_-]?token|token|private[_-]?key|session[_-]?id|sessionid"
+)
+
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+_BEARER = re.compile(r"(?i)\b(bearer|token)\s+([A-Za-z0-9._~+/-]{16,}=*)")
+_KNOWN_KEYS = re.compile(
+    r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|\bgh[pousr]_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}"
+    r"|\bxox[abpr]-[A-Za-z0-9-]{10,}|\bAKIA[0-9A-Z]{16}\b|\b\d{6,12}:AA[A-Za-z0-9_-]{30,}"
+)
+# key=value or key: "value" (a bare `key: word` is prose, e.g. "token: expired", and survives)
+_KEY_VALUE = re.compile(
+    rf"""(?ix)
+    (?P<key>["']?\b(?:[\w.-]*[_.-])?(?:{_SECRET_KEYS})\b["']?)
+    (?:
+        (?P<eq>\s*=\s*)(?P<q1>["']?)(?P<v1>[^\s"'&,;)]+)(?P=q1)
+      | (?P<colon>\s*:\s*)(?P<q2>["'])(?P<v2>[^"']+)(?P=q2)
+    )
+    """
+)
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/:@]+)(:[^\s/@]*)?@")
+_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_CARD = re.compile(r"(?<![\d-])(?:[2-6]\d{3})(?:[ -]?\d){9,15}(?![\d-])")
+_PHONE = re.compile(r"(?<![\w+])\+\d{1,3}[ (.-]{0,2}\d{2,4}[ ).-]{0,2}\d{2,4}[ .-]?\d{2,4}(?:[ .-]?\d{2,4})?(?!\d)")
+_PHONE_US = re.compile(r"(?<!\d)\(\d{3}\)\s?\d{3}-\d{4}(?!\d)")
+_IPV4 = re.compile(r"(?<![\w.])(?<!v)(?<!version )((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\w.]|\.\d)")
+_IPV6 = re.compile(r"(?i)(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])|(?<![\w:])(?:[0-9a-f]{1,4}:){2,6}:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?(?![\w:])")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch)
+        if i % 2:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def _card(m: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", m.group(0))
+    return "[card]" if 13 <= len(digits) <= 19 and _luhn_ok(digits) else m.group(0)
+
+
+def _ipv4(m: re.Match[str]) -> str:
+    ip = m.group(1)
+    return ip if ip.startswith("127.") or ip == "0.0.0.0" else "[ip]"
+
+
+def _key_value(m: re.Match[str]) -> str:
+    if m.group("eq") is not None:
+        value = m.group("v1")
+        if value.startswith("[") and value.endswith("]"):
+            return m.group(0)  # already a placeholder
+        q = m.group("q1")
+        return f"{m.group('key')}{m.group('eq')}{q}[redacted]{q}"
+    q = m.group("q2")
+    return f"{m.group('key')}{m.group('colon')}{q}[redacted]{q}"
+
+
+_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (_JWT, "[jwt]"),
+    (_KNOWN_KEYS, "[secret]"),
+    (_BEARER, lambda m: f"{m.group(1)} [secret]"),
+    (_URL_CREDENTIALS, lambda m: f"{m.group(1)}[redacted]@"),
+    (_KEY_VALUE, _key_value),
+    (_EMAIL, "[email]"),
+    (_CARD, _card),
+    (_PHONE, "[phone]"),
+    (_PHONE_US, "[phone]"),
+    (_IPV4, _ipv4),
+    (_IPV6, "[ip]"),
+]
+
+
+def scrub(text: str) -> str:
+    """The text with emails, phones, IPs, card numbers, tokens, JWTs and key=value secrets replaced."""
+    if not text:
+        return text
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+_SECRET_KEY_NAME = re.compile(rf"(?i)(?:^|[_.-])(?:{_SECRET_KEYS})$")
+
+
+def scrub_data(value: Any) -> Any:
+    """A copy of JSON-like data with every string scrubbed and values under secret-named keys dropped."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {
+            k: ("[redacted]" if isinstance(k, str) and _SECRET_KEY_NAME.search(k) and v not in (None, "") else scrub_data(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [scrub_data(v) for v in value]
+    return value
