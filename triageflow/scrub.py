@@ -22,7 +22,7 @@ _KEY_VALUE = re.compile(
     rf"""(?ix)
     (?P<key>["']?\b(?:[\w.-]*[_.-])?(?:{_SECRET_KEYS})\b["']?)
     (?:
-        (?P<eq>\s*=\s*)(?P<q1>["']?)(?P<v1>[^\s"'&,;)]+)(?P=q1)
+        (?P<eq>\s*=\s*)(?:(?P<q1>["'])(?P<v1q>[^"']*)(?P=q1)|(?P<v1>[^\s"'&,;)]+))
       | (?P<colon>\s*:\s*)(?P<q2>["'])(?P<v2>[^"']+)(?P=q2)
     )
     """
@@ -60,10 +60,10 @@ def _ipv4(m: re.Match[str]) -> str:
 
 def _key_value(m: re.Match[str]) -> str:
     if m.group("eq") is not None:
-        value = m.group("v1")
+        value = m.group("v1") if m.group("v1") is not None else m.group("v1q")
         if value.startswith("[") and value.endswith("]"):
             return m.group(0)  # already a placeholder
-        q = m.group("q1")
+        q = m.group("q1") or ""
         return f"{m.group('key')}{m.group('eq')}{q}[redacted]{q}"
     q = m.group("q2")
     return f"{m.group('key')}{m.group('colon')}{q}[redacted]{q}"

@@ -59,7 +59,7 @@ def _decode_cursor(cursor: str | None) -> int:
         return 0
 
 
-def paged(request: Request, items: list[Any], allow: str | None = ALLOW_LIST, max_hits: bool = True) -> Response:
+def paged(request: Request, items: Any, allow: str | None = ALLOW_LIST) -> Response:
     """A list answer with GlitchTip's cursor `Link` header, `X-Hits` and `X-Max-Hits`."""
     params = request.query_params
     try:
@@ -81,10 +81,8 @@ def paged(request: Request, items: list[Any], allow: str | None = ALLOW_LIST, ma
 
     prev_target = max(offset - limit, 0) if offset > 0 else None
     next_target = offset + limit if offset + limit < len(items) else None
-    headers = {"link": f"{link('previous', prev_target)}, {link('next', next_target)}"}
-    if max_hits:
-        headers["x-max-hits"] = str(MAX_HITS)
-    headers["x-hits"] = str(len(items))
+    headers = {"link": f"{link('previous', prev_target)}, {link('next', next_target)}",
+               "x-max-hits": str(MAX_HITS), "x-hits": str(len(items))}
     return _json(page, allow=allow, headers=headers)
 
 
@@ -204,11 +202,11 @@ def build_router(state: GlitchTipState) -> APIRouter:
     @router.get("/api/0/projects/{org}/{project}/issues/")
     def project_issues(request: Request, org: str, project: str):
         if org != org_slug or project not in seed.PROJECT_BY_SLUG:
-            return paged(request, [], allow=None, max_hits=False)
+            return paged(request, [], allow=ALLOW_ISSUES)
         pid = seed.PROJECT_BY_SLUG[project]["id"]
         with state.lock:
             items = [state.issue_json(i) for i in state.search(request.query_params.get("query"), [pid])]
-        return paged(request, items, allow=None, max_hits=False)
+        return paged(request, items, allow=ALLOW_ISSUES)
 
     @router.get("/api/0/projects/{org}/{project}/keys/")
     def project_keys(request: Request, org: str, project: str):

@@ -247,14 +247,15 @@ class GlitchTipState:
             has_system = any(f.library for f in spec.frames)
             entries = [{"type": "exception", "data": {"values": values, "hasSystemFrames": has_system}}]
         received = ev.at + timedelta(milliseconds=140)
+        python = platform == "python"  # the recorded Node events came without SDK details: those fields are null
         body: dict[str, Any] = {
             "eventID": ev.id, "id": ev.id, "issue": spec.id,
-            "context": {"sys.argv": ["/srv/booking/.venv/bin/gunicorn", "app.main:app"]} if platform == "python" else {},
-            "contexts": self._contexts(platform, ev), "culprit": culprit, "dateCreated": fmt_time(ev.at),
+            "context": {"sys.argv": ["/srv/booking/.venv/bin/gunicorn", "app.main:app"]} if python else None,
+            "contexts": self._contexts(ev) if python else None, "culprit": culprit, "dateCreated": fmt_time(ev.at),
             "dateReceived": fmt_time(received), "entries": entries, "message": spec.value if spec.is_message else "",
-            "metadata": metadata, "packages": {"httpx": "0.28.1", "sentry-sdk": "2.75.0"} if platform == "python" else {},
-            "platform": platform, "sdk": self._sdk(platform), "tags": self._event_tags(spec, ev), "title": spec.title,
-            "type": "default" if spec.is_message else "error", "user": self._user(ev),
+            "metadata": metadata, "packages": {"httpx": "0.28.1", "sentry-sdk": "2.75.0"} if python else None,
+            "platform": platform, "sdk": self._sdk() if python else None, "tags": self._event_tags(spec, ev),
+            "title": spec.title, "type": "default" if spec.is_message else "error", "user": self._user(ev),
         }
         if detail:
             body.update({
@@ -295,24 +296,21 @@ class GlitchTipState:
         }
 
     @staticmethod
-    def _contexts(platform: str, ev: SeedEvent) -> dict[str, Any]:
+    def _contexts(ev: SeedEvent) -> dict[str, Any]:
         trace = {"span_id": ev.id[:16], "trace_id": ev.id, "parent_span_id": None}
-        if platform == "node":
-            return {"trace": trace, "runtime": {"name": "node", "version": "v20.11.1"}}
         return {"trace": trace, "runtime": {"name": "CPython", "build": "3.11.7", "version": "3.11.7"}}
 
     @staticmethod
-    def _sdk(platform: str) -> dict[str, Any]:
-        if platform == "node":
-            return {"name": "sentry.javascript.node", "version": "8.40.0",
-                    "packages": [{"name": "npm:@sentry/node", "version": "8.40.0"}], "integrations": ["Http"]}
+    def _sdk() -> dict[str, Any]:
         return {"name": "sentry.python", "version": "2.75.0",
                 "packages": [{"name": "pypi:sentry-sdk", "version": "2.75.0"}],
                 "integrations": ["argv", "atexit", "dedupe", "excepthook", "httpx", "logging", "stdlib"]}
 
     @staticmethod
-    def _user(ev: SeedEvent) -> dict[str, Any]:
-        email = f"client{ev.user_id}@example.com" if ev.user_id else None
+    def _user(ev: SeedEvent) -> dict[str, Any] | None:
+        if not ev.user_id:
+            return None  # the real server sends null when the SDK set no user
+        email = f"client{ev.user_id}@example.com"
         return {"username": None, "name": None, "ip_address": None, "email": email, "data": {}, "id": ev.user_id}
 
     @staticmethod

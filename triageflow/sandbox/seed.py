@@ -113,7 +113,7 @@ RESOLVED_DB_NOTE = (
 
 ISSUES: tuple[IssueSpec, ...] = (
     IssueSpec(1, "api", "error", "ConnectionTimeout", DB_TIMEOUT, (REVENUE, REPORT, QUERY, CONNECT), "database", "query",
-              _d(42, 30, 12, 4)),
+              _d(42, 30, 12, 4), with_user=True),
     IssueSpec(2, "api", "warning", "SessionExpired", "WhatsApp session expired for company 962302",
               (MONITOR, NOTIFY, REMIND, SESSION), "whatsapp", "send", _d(6, 7, 5, 6, 8, 5, 6, 7, 5, 4, 6, 5, 7, 6)),
     IssueSpec(3, "api", "error", "RateLimited", "YClients API returned 429 Too Many Requests for company 962302 page 1",

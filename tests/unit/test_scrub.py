@@ -1,0 +1,78 @@
+"""The PII scrubber on a corpus of real-looking positives and look-alikes that must survive."""
+
+import pytest
+
+from triageflow.scrub import scrub, scrub_data
+
+POSITIVES = [
+    ("contact client@example.com for details", "client@example.com", "[email]"),
+    ("user Ivan.Petrov+bookings@mail.example.ru failed", "Ivan.Petrov+bookings@mail.example.ru", "[email]"),
+    ("send to +79001234567 failed", "+79001234567", "[phone]"),
+    ("call +1 (415) 555-2671 now", "+1 (415) 555-2671", "[phone]"),
+    ("phone: +44 20 7946 0958", "+44 20 7946 0958", "[phone]"),
+    ("office (212) 555-0199", "(212) 555-0199", "[phone]"),
+    ("request from 203.0.113.45 blocked", "203.0.113.45", "[ip]"),
+    ("peer 10.12.0.7:5432 reset", "10.12.0.7", "[ip]"),
+    ("client 2001:0db8:85a3:0000:0000:8a2e:0370:7334 left", "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "[ip]"),
+    ("Authorization: Bearer abcDEF1234567890xyzTOKEN", "abcDEF1234567890xyzTOKEN", "[secret]"),
+    ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U expired",
+     "eyJhbGciOiJIUzI1NiJ9", "[jwt]"),
+    ("connect failed password=hunter2 host=db", "hunter2", "password=[redacted]"),
+    ("api_key=sk_9f8e7d6c5b4a&x=1", "sk_9f8e7d6c5b4a", "api_key=[redacted]"),
+    ('{"client_secret": "s3cr3t-value"}', "s3cr3t-value", '"client_secret": "[redacted]"'),
+    ("DB_PASSWORD='p@ss w0rd'", "p@ss", "[redacted]"),
+    ("token=ghp_0123456789abcdefghijABCDEFGHIJ", "ghp_0123456789", "token=[secret]"),
+    ("slack xoxb-1234567890-abcdefghij failed", "xoxb-1234567890-abcdefghij", "[secret]"),
+    ("key AKIAIOSFODNN7EXAMPLE leaked", "AKIAIOSFODNN7EXAMPLE", "[secret]"),
+    ("Payment gateway rejected card 4111-1111-1111-1111: insufficient funds", "4111-1111-1111-1111", "[card]"),
+    ("card 4111 1111 1111 1111 declined", "4111 1111 1111 1111", "[card]"),
+    ("amex 378282246310005 declined", "378282246310005", "[card]"),
+    ("dsn http://136513dbab604044881cba31e6f43e4c@127.0.0.1:8000/2", "136513dbab604044881cba31e6f43e4c", "http://[redacted]@"),
+    ("postgresql://booking:Sup3rSecret@db.internal:5432/app", "Sup3rSecret", "postgresql://[redacted]@"),
+]
+
+LOOKALIKES = [
+    "YClients API returned 429 Too Many Requests for company 962302 page 1",
+    "Connection timeout to PostgreSQL at db.internal:5432 (attempt 1, pool=main)",
+    "release booking@1.4.2 deployed",
+    "python 3.11.7 on build 2026.10.18",
+    "version 1.2.3.4 of the agent",
+    "took 12:30:45 to finish",
+    "order 1234567890123456 not found",  # 16 digits, fails the Luhn check
+    "timestamp 1763800000123 out of range",
+    "token expired for partner partner-17",
+    "password reset email could not be sent",
+    "TokenExpired: Access token expired at 1763800000 for partner partner-17",
+    "listening on 127.0.0.1:8000",
+    "ZeroDivisionError: division by zero",
+    "retry in +5 seconds",
+    "KeyError: 'booking_id'",
+    "Ошибка отправки напоминания клиенту: сессия WhatsApp недействительна",
+    "QueuePool limit of size 10 overflow 0 reached, connection timed out, timeout 0",
+    "see https://glitchtip.example.com/acme/issues/42",
+    "auth: failed for user id 42",
+    "sha 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+]
+
+
+@pytest.mark.parametrize("text,secret,expected", POSITIVES)
+def test_personal_data_and_secrets_are_replaced(text, secret, expected):
+    cleaned = scrub(text)
+    assert secret not in cleaned
+    assert expected in cleaned
+
+
+@pytest.mark.parametrize("text", LOOKALIKES)
+def test_lookalikes_survive_unchanged(text):
+    assert scrub(text) == text
+
+
+def test_scrub_is_idempotent():
+    text = " ".join(t for t, _, _ in POSITIVES)
+    once = scrub(text)
+    assert scrub(once) == once
+
+
+def test_scrub_data_walks_json_and_drops_secret_keys():
+    data = {"user": {"email": "a@b.example.com", "password": "x1"}, "vars": ["+79001234567", 5], "ok": None}
+    assert scrub_data(data) == {"user": {"email": "[email]", "password": "[redacted]"}, "vars": ["[phone]", 5], "ok": None}
