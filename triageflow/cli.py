@@ -21,8 +21,22 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="triageflow: error-triage automation for GlitchTip and Prometheus/Grafana alerting.")
 db_app = typer.Typer(no_args_is_help=True, help="The database schema (Alembic migrations).")
 app.add_typer(db_app, name="db")
-out = Console()
-err = Console(stderr=True)
+
+
+class _LazyConsole:
+    """A rich console made when first used: wide when output is not a terminal, so nothing is folded."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+
+    def __getattr__(self, name):
+        stream = sys.stderr if self._stderr else sys.stdout
+        width = None if stream.isatty() else int(os.environ.get("COLUMNS", "200"))
+        return getattr(Console(stderr=self._stderr, width=width, file=stream), name)
+
+
+out = _LazyConsole()
+err = _LazyConsole(stderr=True)
 
 
 def friendly_errors(fn):

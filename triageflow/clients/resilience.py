@@ -100,13 +100,14 @@ def retrying(
     maximum: float = 20.0,
     retry_on: Callable[[BaseException], bool] = lambda e: isinstance(e, Transient),
     sleep: Callable[[float], None] = time.sleep,
+    retry_after_cap: float = 120.0,
 ) -> Retrying:
     """A tenacity policy: retry what `retry_on` accepts, honouring a RateLimited error's Retry-After."""
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            return min(exc.retry_after, maximum)
+            return min(exc.retry_after, retry_after_cap)  # the server's word beats our own backoff
         return backoff_delay(state.attempt_number, initial, maximum)
 
     return Retrying(

@@ -90,10 +90,11 @@ class Sandbox:
                     return fault.spec
         return None
 
-    def log(self, method: str, path: str, query: str, status: int | None, fault: str | None) -> None:
+    def log(self, method: str, path: str, query: str, fault: str | None) -> LoggedRequest:
+        entry = LoggedRequest(method, path, query, None, fault, datetime.now(timezone.utc).isoformat())
         with self.lock:
-            self.requests.append(LoggedRequest(method, path, query, status, fault,
-                                               datetime.now(timezone.utc).isoformat()))
+            self.requests.append(entry)
+        return entry
 
 
 _UNAVAILABLE_PAGE = "<html><head><title>503 Service Unavailable</title></head><body><h1>503 Service Unavailable</h1></body></html>"
@@ -112,31 +113,28 @@ class FaultsAndLog:
         method, path = scope["method"], scope["path"]
         query = scope.get("query_string", b"").decode()
         fault = self.sandbox.take_fault(method, path)
-        status: dict[str, int | None] = {"code": None}
+        entry = self.sandbox.log(method, path, query, fault.kind if fault else None)  # logged on arrival
 
         async def logging_send(message):
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                entry.status = message["status"]
             await send(message)
 
-        try:
-            if fault is None or fault.kind == "latency":
-                if fault is not None:
-                    await asyncio.sleep(fault.seconds)
-                return await self.app(scope, receive, logging_send)
-            if fault.kind == "drop":
-                _drop_connection(receive)
-                return
-            if fault.kind == "rate_limit":
-                response = JSONResponse(
-                    {"detail": f"Request was throttled. Expected available in {fault.retry_after:g} seconds."},
-                    status_code=429, headers={"retry-after": f"{fault.retry_after:g}"},
-                )
-            else:
-                response = HTMLResponse(_UNAVAILABLE_PAGE, status_code=fault.status)
-            await response(scope, receive, logging_send)
-        finally:
-            self.sandbox.log(method, path, query, status["code"], fault.kind if fault else None)
+        if fault is None or fault.kind == "latency":
+            if fault is not None:
+                await asyncio.sleep(fault.seconds)
+            return await self.app(scope, receive, logging_send)
+        if fault.kind == "drop":
+            _drop_connection(receive)
+            return
+        if fault.kind == "rate_limit":
+            response = JSONResponse(
+                {"detail": f"Request was throttled. Expected available in {fault.retry_after:g} seconds."},
+                status_code=429, headers={"retry-after": f"{fault.retry_after:g}"},
+            )
+        else:
+            response = HTMLResponse(_UNAVAILABLE_PAGE, status_code=fault.status)
+        await response(scope, receive, logging_send)
 
 
 def _drop_connection(receive) -> None:

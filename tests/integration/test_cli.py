@@ -1,0 +1,97 @@
+"""The `triage` command line against the sandbox, as an operator runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from triageflow.cli import app
+from triageflow.sandbox import seed
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_issues_table_lists_every_unresolved_issue(triage_env):
+    result = invoke("issues")
+    assert result.exit_code == 0
+    unresolved = [s for s in seed.ISSUES if s.status == "unresolved"]
+    assert f"{len(unresolved)} issues matching 'is:unresolved'" in result.output
+    assert "ZeroDivisionError" in result.output and "WORKER-3" in result.output
+    assert "4111-1111" not in result.output  # titles are scrubbed for display too
+
+
+def test_issues_json_with_query_and_project(triage_env):
+    result = invoke("issues", "--query", "is:unresolved level:error", "--project", "web", "--json")
+    rows = json.loads(result.output)
+    expected = {str(s.id) for s in seed.ISSUES if s.project == "web" and s.level == "error" and s.status == "unresolved"}
+    assert {r["id"] for r in rows} == expected and all(isinstance(r["count"], str) for r in rows)
+
+
+def test_doctor_reports_each_integration_and_succeeds(triage_env):
+    result = invoke("doctor")
+    assert result.exit_code == 0, result.output
+    assert "glitchtip" in result.output and "org 'acme'" in result.output and "api, worker, web" in result.output
+    assert "schema 0001" in result.output
+    assert triage_env["GLITCHTIP_TOKEN"] not in result.output
+    assert f"set ({len(triage_env['GLITCHTIP_TOKEN'])} chars, dev token)" in result.output
+
+
+def test_doctor_fails_on_a_bad_token_without_printing_it(triage_env, monkeypatch):
+    from triageflow.settings import reset_settings
+
+    bad = "f" * 64
+    monkeypatch.setenv("GLITCHTIP_TOKEN", bad)
+    reset_settings()
+    result = invoke("doctor")
+    assert result.exit_code == 1
+    assert "Invalid token." in result.output and bad not in result.output
+
+
+def test_missing_variable_is_named_with_exit_code_2(triage_env, monkeypatch):
+    monkeypatch.delenv("GLITCHTIP_TOKEN")
+    result = invoke("issues")
+    assert result.exit_code == 2
+    assert "missing configuration: GLITCHTIP_TOKEN" in result.output
+
+
+def test_unknown_issue_gives_a_clear_message(triage_env):
+    result = invoke("resolve", "4812")
+    assert result.exit_code == 1
+    assert "issue 4812 not found in org 'acme' (GET /api/0/issues/4812/ → 404)" in result.output
+
+
+def test_resolve_dry_run_changes_nothing_then_real_run_does(triage_env, glitchtip):
+    result = invoke("resolve", "8", "--dry-run")
+    assert "would become resolved (dry-run, nothing sent)" in result.output
+    assert glitchtip.issue(8).status == "unresolved"
+    assert "now resolved" in invoke("resolve", "8").output
+    assert glitchtip.issue(8).status == "resolved"
+    assert "already resolved" in invoke("resolve", "8").output
+    audit = invoke("audit").output
+    assert audit.count("issue.status") == 2 and "dry-run" in audit
+
+
+def test_db_upgrade_and_current(triage_env, tmp_path, monkeypatch):
+    from triageflow.settings import reset_settings
+
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    reset_settings()
+    assert "no schema" in invoke("db", "current").output
+    assert "database schema at 0001" in invoke("db", "upgrade").output
+
+
+def test_console_script_runs(triage_env):
+    """The installed `triage` entry point, as a shell runs it."""
+    exe = os.path.join(os.path.dirname(sys.executable), "triage")
+    done = subprocess.run([exe, "issues", "--query", "is:ignored", "--json"], capture_output=True, text=True,
+                          env=os.environ.copy(), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert {r["id"] for r in json.loads(done.stdout)} == {"29", "30"}

@@ -1,0 +1,64 @@
+"""Storage on SQLite and PostgreSQL: migrations, audit rows written before and after an action."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlmodel import select
+
+from models.audit import AuditLog
+from models.db import current_revision, engine_for, session_scope, upgrade
+from triageflow.audit import acting_as, audited, recent
+
+
+def test_migrations_create_the_schema(database_url):
+    assert current_revision(database_url) == "0001"
+    columns = {c["name"] for c in inspect(engine_for(database_url)).get_columns("audit_log")}
+    assert {"actor", "system", "action", "target", "dry_run", "outcome", "detail", "created_at"} <= columns
+
+
+def test_upgrading_again_keeps_existing_rows(database_url):
+    with audited(database_url, "glitchtip", "comment.add", "issue:1", dry_run=False):
+        pass
+    upgrade(database_url)
+    assert len(recent(database_url)) == 1
+
+
+def test_audit_row_records_outcome_actor_and_scrubbed_detail(database_url):
+    with acting_as("flow:investigate-issue"), audited(
+        database_url, "glitchtip", "comment.add", "issue:9", dry_run=False,
+        detail={"to": "client@example.com", "password": "hunter2"},
+    ) as entry:
+        with session_scope(database_url) as s:  # recorded before the action completes
+            pending = s.exec(select(AuditLog)).one()
+            assert pending.outcome == "pending"
+        entry.detail["comment_id"] = 7
+    row = recent(database_url)[0]
+    assert (row.actor, row.system, row.action, row.target, row.outcome) == (
+        "flow:investigate-issue", "glitchtip", "comment.add", "issue:9", "ok")
+    assert row.detail == {"to": "[email]", "password": "[redacted]", "comment_id": 7}
+    assert row.created_at is not None and row.dry_run is False
+
+
+def test_failed_action_is_audited_as_error_and_reraised(database_url):
+    with pytest.raises(RuntimeError, match="boom"):
+        with audited(database_url, "glitchtip", "issue.status", "issue:3", dry_run=False):
+            raise RuntimeError("boom for +79001234567")
+    row = recent(database_url)[0]
+    assert row.outcome == "error" and row.error == "RuntimeError: boom for [phone]"
+
+
+def test_dry_run_is_marked(database_url):
+    with audited(database_url, "glitchtip", "comment.add", "issue:1", dry_run=True):
+        pass
+    assert recent(database_url)[0].outcome == "dry-run"
+
+
+def test_session_scope_rolls_back_half_written_work(database_url):
+    with pytest.raises(ValueError):
+        with session_scope(database_url) as s:
+            s.add(AuditLog(actor="a", system="s", action="x", target="t", outcome="ok", detail={}))
+            s.flush()
+            raise ValueError("stop")
+    with session_scope(database_url) as s:
+        assert s.exec(text("select count(*) from audit_log")).one()[0] == 0
