@@ -23,9 +23,12 @@ def comment_marker(kind: str, key: str) -> str:
 
 
 def post_comment_once(gt: GlitchTip, issue_id: str, body: str, marker: str, *, dry_run: bool,
-                      database_url: str, force: bool = False) -> CommentOutcome:
-    """Post `body` (scrubbed) with `marker` unless a comment with that marker is already there."""
-    existing = next((c for c in gt.comments(issue_id) if marker in c.text), None)
+                      database_url: str, force: bool = False, comments: list | None = None) -> CommentOutcome:
+    """Post `body` (scrubbed) with `marker` unless a comment with that marker is already there.
+
+    `comments` may hand in the issue's comments when the caller has just read them.
+    """
+    existing = next((c for c in (gt.comments(issue_id) if comments is None else comments) if marker in c.text), None)
     if existing is not None and not force:
         return CommentOutcome(str(issue_id), False, str(existing.id), "already posted")
     text = f"{scrub(body).rstrip()}\n\n{marker}"

@@ -21,6 +21,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="triageflow: error-triage automation for GlitchTip and Prometheus/Grafana alerting.")
 db_app = typer.Typer(no_args_is_help=True, help="The database schema (Alembic migrations).")
 app.add_typer(db_app, name="db")
+runbooks_app = typer.Typer(no_args_is_help=True, help="Runbooks: list them, test the matcher, unlink an issue, sweep.")
+app.add_typer(runbooks_app, name="runbooks")
 
 
 class _LazyConsole:
@@ -174,6 +176,104 @@ def db_current() -> None:
     from models.db import current_revision
 
     out.print(current_revision(load_settings().triage_database_url) or "no schema (run `triage db upgrade`)")
+
+
+def _matcher():
+    from tasks.runbooks import RunbookMatcher
+
+    matcher, errors = RunbookMatcher.from_directory(load_settings().runbooks_dir)
+    for error in errors:
+        err.print(f"[red]malformed runbook[/red] {error}")
+    return matcher, errors
+
+
+@runbooks_app.command("list")
+@friendly_errors
+def runbooks_list() -> None:
+    """List the runbooks; malformed files are reported with the reason (exit 1)."""
+    matcher, errors = _matcher()
+    table = Table(title=f"{len(matcher.runbooks)} runbooks in {load_settings().runbooks_dir}")
+    for column in ("id", "title", "component", "priority", "auto-link", "fields", "patterns"):
+        table.add_column(column, overflow="fold")
+    for rb in sorted(matcher.runbooks, key=lambda r: -r.meta.priority):
+        table.add_row(rb.id, rb.title, rb.meta.component or "", str(rb.meta.priority),
+                      "yes" if rb.meta.auto_link else "no", ", ".join(rb.meta.fields), str(len(rb.meta.patterns)))
+    out.print(table)
+    if errors:
+        raise typer.Exit(1)
+
+
+@runbooks_app.command("test")
+@friendly_errors
+def runbooks_test(
+    text: Optional[str] = typer.Argument(None, help="an error title or message"),
+    issue: Optional[str] = typer.Option(None, "--issue", help="match a GlitchTip issue instead"),
+) -> None:
+    """Show which runbook matches and which pattern fired."""
+    from tasks.runbooks import IssueFacts
+
+    if (text is None) == (issue is None):
+        err.print("give either an error text or --issue ID")
+        raise typer.Exit(2)
+    matcher, _ = _matcher()
+    if issue is not None:
+        with _glitchtip() as gt:
+            found = gt.issue(issue)
+            facts = IssueFacts.from_issue(found, load_tags=lambda: {t.key: t.top_values[0].value
+                                                                    for t in gt.tags(found.id) if t.top_values})
+            result = matcher.match(facts)
+        out.print(f"issue {found.id}: {scrub(found.title)}")
+    else:
+        result = matcher.match_text(text)
+    for hit in result.candidates:
+        out.print(f"  candidate {hit.runbook.id} (priority {hit.runbook.meta.priority}): "
+                  f"pattern {hit.pattern!r} on {hit.field}", highlight=False)
+    for veto in result.vetoed:
+        out.print(f"  vetoed {veto}", highlight=False)
+    if result.matched:
+        out.print(f"[green]matches[/green] {result.runbook.id} — {result.runbook.title}")
+        out.print(f"pattern {result.hit.pattern!r} fired on {result.hit.field}", highlight=False)
+    else:
+        out.print(f"[yellow]no runbook[/yellow]: {result.reason}")
+        raise typer.Exit(1)
+
+
+@runbooks_app.command("unlink")
+@friendly_errors
+def runbooks_unlink(
+    issue_id: str,
+    reason: Optional[str] = typer.Option(None, "--reason", help="why the link was wrong"),
+    dry_run: bool = typer.Option(False, "--dry-run"),
+) -> None:
+    """Never link this issue to a runbook again, and remove its link comment where the API allows."""
+    from tasks.runbook_links import unlink_issue
+
+    from .audit import acting_as
+
+    s = load_settings()
+    dry = dry_run or s.triage_dry_run
+    with _glitchtip(dry_run=dry) as gt, acting_as(f"cli:{os.environ.get('USER', 'unknown')}"):
+        result = unlink_issue(gt, issue_id, dry_run=dry, database_url=s.triage_database_url, reason=reason)
+    if dry:
+        out.print(f"issue {issue_id}: would be unlinked (dry-run); link comments: {', '.join(result.kept_comments) or 'none'}")
+        return
+    state = "unlinked" if result.recorded else "already unlinked"
+    out.print(f"issue {issue_id}: {state}; removed comments: {', '.join(result.removed_comments) or 'none'}")
+    if result.kept_comments:
+        out.print(f"[yellow]kept[/yellow]: {result.note}")
+
+
+@runbooks_app.command("sweep")
+@friendly_errors
+def runbooks_sweep(
+    query: str = typer.Option("is:unresolved", "--query", "-q"),
+    dry_run: bool = typer.Option(False, "--dry-run"),
+) -> None:
+    """Run the runbook_sweep flow now."""
+    from flows.runbook_sweep import runbook_sweep
+
+    result = runbook_sweep(query=query, dry_run=dry_run or None)
+    out.print(result["counts"])
 
 
 @app.command()

@@ -24,7 +24,7 @@ class Check:
 
 
 def check_database(s: Settings) -> Check:
-    from models.db import current_revision, normalize_url
+    from models.db import current_revision, head_revision, normalize_url
 
     from sqlalchemy.engine import make_url
 
@@ -35,6 +35,9 @@ def check_database(s: Settings) -> Check:
         return Check("database", "failed", f"{shown}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     if revision is None:
         return Check("database", "failed", f"{shown}: no schema; run `triage db upgrade`")
+    head = head_revision()
+    if revision != head:
+        return Check("database", "failed", f"{shown}: schema {revision} is behind {head}; run `triage db upgrade`")
     return Check("database", "ok", f"{shown} (schema {revision})")
 
 

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     triage_dry_run: bool = Field(False, alias="TRIAGE_DRY_RUN")
     triage_backup_dir: Path = Field(Path(".triageflow/backups"), alias="TRIAGE_BACKUP_DIR")
     codebase_path: Path | None = Field(None, alias="CODEBASE_PATH")
+    runbooks_dir: Path = Field(Path(__file__).resolve().parent.parent / "runbooks", alias="RUNBOOKS_DIR")
+    runbooks_base_url: str | None = Field(None, alias="RUNBOOKS_BASE_URL")
 
     telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_chat_id: str | None = Field(None, alias="TELEGRAM_CHAT_ID")
@@ -102,11 +104,12 @@ class Settings(BaseSettings):
     def _github_token(cls, v: SecretStr | None) -> SecretStr | None:
         return _check_token("GITHUB_TOKEN", v)
 
-    @field_validator("glitchtip_url", "loki_url", "telegram_api_url", "slack_api_url", "github_api_url")
+    @field_validator("glitchtip_url", "loki_url", "telegram_api_url", "slack_api_url", "github_api_url",
+                     "runbooks_base_url")
     @classmethod
     def _http_url(cls, v: str | None, info) -> str | None:
         if v in (None, ""):
-            return None if info.field_name in ("glitchtip_url", "loki_url") else v
+            return None if info.field_name in ("glitchtip_url", "loki_url", "runbooks_base_url") else v
         if not re.match(r"^https?://[^\s/]+", v):
             raise ValueError(f"{info.field_name.upper()} must be an http(s) URL, got {v!r}")
         return v

@@ -39,7 +39,9 @@ def test_doctor_reports_each_integration_and_succeeds(triage_env):
     result = invoke("doctor")
     assert result.exit_code == 0, result.output
     assert "glitchtip" in result.output and "org 'acme'" in result.output and "api, worker, web" in result.output
-    assert "schema 0001" in result.output
+    from models.db import head_revision
+
+    assert f"schema {head_revision()}" in result.output
     assert triage_env["GLITCHTIP_TOKEN"] not in result.output
     assert f"set ({len(triage_env['GLITCHTIP_TOKEN'])} chars, dev token)" in result.output
 
@@ -85,7 +87,7 @@ def test_db_upgrade_and_current(triage_env, tmp_path, monkeypatch):
     monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
     reset_settings()
     assert "no schema" in invoke("db", "current").output
-    assert "database schema at 0001" in invoke("db", "upgrade").output
+    assert "database schema at 0002" in invoke("db", "upgrade").output
 
 
 def test_console_script_runs(triage_env):

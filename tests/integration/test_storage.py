@@ -12,7 +12,9 @@ from triageflow.audit import acting_as, audited, recent
 
 
 def test_migrations_create_the_schema(database_url):
-    assert current_revision(database_url) == "0001"
+    from models.db import head_revision
+
+    assert current_revision(database_url) == head_revision() == "0002"
     columns = {c["name"] for c in inspect(engine_for(database_url)).get_columns("audit_log")}
     assert {"actor", "system", "action", "target", "dry_run", "outcome", "detail", "created_at"} <= columns
 
@@ -62,3 +64,38 @@ def test_session_scope_rolls_back_half_written_work(database_url):
             raise ValueError("stop")
     with session_scope(database_url) as s:
         assert s.exec(text("select count(*) from audit_log")).one()[0] == 0
+
+
+def test_an_old_schema_upgrades_without_losing_rows(tmp_path):
+    """A database made by the first release (0001) keeps its audit rows through later migrations."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0001")
+    with audited(url, "glitchtip", "comment.add", "issue:1", dry_run=False):
+        pass
+    upgrade(url)
+    assert current_revision(url) == "0002" and len(recent(url)) == 1
+    assert "runbook_unlink" in inspect(engine_for(url)).get_table_names()
+
+
+def test_doctor_flags_a_schema_behind_the_code(tmp_path):
+    from triageflow.doctor import check_database
+    from triageflow.settings import load_settings
+
+    url = f"sqlite:///{tmp_path / 'behind.db'}"
+    upgrade(url, "0001")
+    check = check_database(load_settings(TRIAGE_DATABASE_URL=url))
+    assert check.broken and "schema 0001 is behind 0002" in check.detail
+
+
+def test_runbook_index_and_unlinks(database_url):
+    from pathlib import Path
+
+    from tasks.runbook_links import index_runbooks, record_unlink, unlinked_issue_ids
+    from tasks.runbooks import load_runbooks
+
+    books, _ = load_runbooks(Path(__file__).resolve().parents[2] / "runbooks")
+    first = index_runbooks(database_url, books)
+    assert first == index_runbooks(database_url, books) > 40  # re-indexing replaces
+    assert record_unlink(database_url, "7", "expired-session-or-token", "wrong") is True
+    assert record_unlink(database_url, "7", None) is False  # once is enough; the row is kept
+    assert unlinked_issue_ids(database_url) == {"7"}

@@ -378,6 +378,12 @@ class GlitchTip:
         response = self._mutate("POST", self._issue_path(issue_id) + "comments/", body={"data": {"text": text}})
         return None if response is None else Comment.model_validate(response.json())
 
+    def delete_comment(self, issue_id: str | int, comment_id: str | int) -> bool:
+        """Delete a comment (needs a token with `event:admin`). False in dry-run."""
+        if not str(comment_id).isdigit():
+            raise Refused(f"comment id must be a number, got {comment_id!r}", service=self.service)
+        return self._mutate("DELETE", self._issue_path(issue_id) + f"comments/{comment_id}/") is not None
+
     def set_status(self, issue_id: str | int, status: Status) -> Issue | None:
         if status not in STATUSES:
             raise Refused(f"status must be one of {', '.join(STATUSES)}, got {status!r}", service=self.service)

@@ -328,6 +328,14 @@ def build_router(state: GlitchTipState) -> APIRouter:
             return _json({"data": {"text": ["This field may not be blank."]}}, 400, ALLOW_LIST)
         return _json(state.add_comment(found, text), 201, ALLOW_LIST)
 
+    @router.delete("/api/0/issues/{issue_id}/comments/{comment_id}/")
+    def delete_comment(issue_id: str, comment_id: str):
+        found = issue_or_404(issue_id)
+        removed = found is not None and comment_id.isdigit() and state.delete_comment(found, int(comment_id))
+        if not removed:  # the real server (django-ninja) answers 400 here, not 404
+            return _json({"detail": "Comment does not exist"}, 400)
+        return Response(status_code=204)
+
     return router
 
 

@@ -344,6 +344,13 @@ class GlitchTipState:
         with self.lock:
             return self._add_comment(self.issues[issue_id], text, datetime.now(timezone.utc))
 
+    def delete_comment(self, issue_id: int, comment_id: int) -> bool:
+        with self.lock:
+            comments = self.issues[issue_id].comments
+            kept = [c for c in comments if c["id"] != comment_id]
+            self.issues[issue_id].comments = kept
+            return len(kept) != len(comments)
+
     def set_status(self, issue_ids: list[int], status: str) -> None:
         with self.lock:
             for i in issue_ids:
