@@ -87,7 +87,7 @@ def test_db_upgrade_and_current(triage_env, tmp_path, monkeypatch):
     monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
     reset_settings()
     assert "no schema" in invoke("db", "current").output
-    assert "database schema at 0002" in invoke("db", "upgrade").output
+    assert "database schema at 0003" in invoke("db", "upgrade").output
 
 
 def test_console_script_runs(triage_env):

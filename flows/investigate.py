@@ -1,0 +1,234 @@
+"""investigate_issue: what an on-call developer does in the first ten minutes of an error, in seconds.
+
+Stack trace → files in the codebase → recent and suspect commits → similar resolved issues →
+matching runbook → one markdown comment on the GlitchTip issue, posted once.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.context import get_run_context
+from prefect.tasks import exponential_backoff
+
+from models.db import session_scope
+from models.investigations import (
+    CodeMatchReport,
+    CommitReport,
+    FileReport,
+    FrameReport,
+    Investigation,
+    InvestigationLog,
+    RunbookReport,
+    SimilarReport,
+    SuspectReport,
+)
+from models.payloads import Issue
+from tasks.codebase import Codebase, CodebaseError, open_codebase, search, search_terms
+from tasks.git_history import blame_line, commits_touching, humanize, rank_suspects, recent_commits
+from tasks.glitchtip_actions import comment_marker, post_comment_once
+from tasks.investigation_report import render
+from tasks.retry import transient_only
+from tasks.runbooks import IssueFacts, RunbookMatcher, runbook_link
+from tasks.similarity import issue_link, most_similar
+from tasks.stacktrace import StackFrame, frames_from_event, in_app_frames, stack_excerpt
+from triageflow.audit import acting_as
+from triageflow.clients.errors import NotFound
+from triageflow.clients.glitchtip import GlitchTip, glitchtip_from_settings
+from triageflow.settings import load_settings
+
+CACHE_FOR = timedelta(hours=24)
+SUSPECT_WINDOW = timedelta(days=30)
+
+
+def _keyed(step: str):
+    """Cache per step, issue, latest event and codebase commit: a new event or a new commit invalidates."""
+    return lambda context, parameters: f"investigate:{step}:{parameters['key']}"
+
+
+def _commit(c) -> CommitReport:
+    return CommitReport(sha=c.sha, short=c.short, subject=c.subject, author=c.author, date=c.date)
+
+
+@task(name="fetch-issue-and-event", retries=2, retry_delay_seconds=exponential_backoff(1),
+      retry_condition_fn=transient_only, cache_policy=NO_CACHE)
+def fetch_issue_with_event(gt: GlitchTip, issue_id: str) -> tuple[Issue, dict[str, Any] | None, list[str]]:
+    """The issue and its latest event; an earlier event when the latest has no stack trace."""
+    issue = gt.issue(issue_id)
+    try:
+        event = gt.latest_event(issue_id).model_dump(by_alias=True, mode="json")
+    except NotFound:
+        return issue, None, ["no event is stored for this issue"]
+    if frames_from_event(event):
+        return issue, event, []
+    for older in gt.events(issue_id, max_pages=1):
+        candidate = older.model_dump(by_alias=True, mode="json")
+        if frames_from_event(candidate):
+            return issue, candidate, [f"the latest event has no stack trace; used event {older.id}"]
+    return issue, event, ["no event of this issue has a stack trace"]
+
+
+@task(name="search-codebase", cache_key_fn=_keyed("search"), cache_expiration=CACHE_FOR)
+def search_codebase(key: str, codebase: Codebase, frames: list[StackFrame], culprit: str, message: str):
+    result = search(codebase, search_terms(frames, culprit, message))
+    matches = [CodeMatchReport(term=m.term, path=m.path, line=m.line, text=m.text) for m in result.matches]
+    note = [] if result.complete else [f"the code search stopped at its time bound ({result.seconds:.1f} s)"]
+    return matches, result.engine, note
+
+
+@task(name="git-history", cache_key_fn=_keyed("git"), cache_expiration=CACHE_FOR)
+def git_evidence(key: str, codebase: Codebase, frame_files: list[tuple[str, int | None]], first_seen):
+    """Last change of each file, recent commits, and suspects ranked from blame and the month before."""
+    paths = list(dict.fromkeys(path for path, _ in frame_files))
+    files, recent = [], {}
+    for path in paths:
+        commits = recent_commits(codebase.root, path, limit=3)
+        files.append(FileReport(path=path, last_change=_commit(commits[0]) if commits else None))
+        for c in commits:
+            recent.setdefault(c.sha, c)
+    blames = [b for path, line in frame_files if line and (b := blame_line(codebase.root, path, line))]
+    touching = commits_touching(codebase.root, paths, first_seen - SUSPECT_WINDOW, first_seen)
+    suspects = [
+        SuspectReport(commit=_commit(s.commit), path=s.path, reason=s.reason, blamed_line=s.blamed_line,
+                      before_first_seen=humanize(s.before_first_seen),
+                      landed_seconds_before_first_seen=int(s.before_first_seen.total_seconds()))
+        for s in rank_suspects(frame_files, touching, blames, first_seen)
+    ]
+    notes = []
+    if codebase.shallow:
+        notes.append("the codebase is a shallow clone: older history (and older suspects) is not visible")
+    if codebase.shallow and any(b.boundary for b in blames):
+        notes.append("blame reached the start of the shallow history for some lines")
+    newest = sorted(recent.values(), key=lambda c: c.date, reverse=True)
+    return files, suspects, [_commit(c) for c in newest], notes
+
+
+@task(name="similar-issues", cache_key_fn=_keyed("similar"), cache_expiration=CACHE_FOR, retries=2,
+      retry_delay_seconds=exponential_backoff(1), retry_condition_fn=transient_only)
+def find_similar_issues(key: str, issue: Issue) -> list[SimilarReport]:
+    """Resolved and ignored issues close to this one, with what was done about them."""
+    s = load_settings()
+    with glitchtip_from_settings(s) as gt:
+        pool = list(gt.issues("is:resolved")) + list(gt.issues("is:ignored"))
+        reports = []
+        for other, score in most_similar(issue, pool):
+            notes = [c.text for c in gt.comments(other.id) if "<!-- triageflow:" not in c.text]
+            reports.append(SimilarReport(issue_id=other.id, title=other.title, status=other.status, score=score,
+                                         link=issue_link(s.glitchtip_url, s.glitchtip_org, other.id),
+                                         resolution=notes))
+    return reports
+
+
+def match_runbook(issue: Issue, frames: list[StackFrame], runbooks_dir, base_url: str | None) -> RunbookReport | None:
+    matcher, _errors = RunbookMatcher.from_directory(runbooks_dir)  # malformed files are the sweep's to report
+    messages = " | ".join(dict.fromkeys(f"{f.exception_type}: {f.exception_value}" for f in frames if f.exception_type))
+    facts = IssueFacts(title=issue.title, culprit=issue.culprit, message=f"{issue.exception_value} {messages}".strip(),
+                       exception_type=issue.exception_type)
+    result = matcher.match(facts)
+    if not result.matched:
+        return None
+    return RunbookReport(id=result.runbook.id, title=result.runbook.title, link=runbook_link(result.runbook, base_url),
+                         pattern=result.hit.pattern, field=result.hit.field)
+
+
+@task(name="post-investigation-comment", retries=2, retry_delay_seconds=exponential_backoff(1),
+      retry_condition_fn=transient_only, cache_policy=NO_CACHE)
+def post_investigation_comment(gt: GlitchTip, inv: Investigation, markdown: str, *, dry_run: bool, force: bool,
+                               database_url: str):
+    return post_comment_once(gt, inv.issue_id, markdown, comment_marker("investigation", inv.issue_id),
+                             dry_run=dry_run, database_url=database_url, force=force)
+
+
+@task(name="record-investigation", cache_policy=NO_CACHE)
+def record_investigation(database_url: str, inv: Investigation, *, cached: bool, comment_id: str | None,
+                         comment_status: str, dry_run: bool) -> int:
+    try:
+        flow_run_id = str(get_run_context().task_run.flow_run_id)
+    except Exception:  # noqa: BLE001 - outside a run, there is none
+        flow_run_id = None
+    with session_scope(database_url) as session:
+        row = InvestigationLog(issue_id=inv.issue_id, title=inv.title[:500], event_id=inv.event_id,
+                               result=inv.model_dump(mode="json"), duration_ms=int(inv.seconds * 1000), cached=cached,
+                               comment_id=comment_id, comment_status=comment_status, dry_run=dry_run,
+                               flow_run_id=flow_run_id)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def frame_reports(frames: list[StackFrame], codebase: Codebase | None) -> list[FrameReport]:
+    reports = []
+    for f in frames:
+        repo_path = codebase.locate(f) if codebase else None
+        location = f"{repo_path}:{f.line} in {f.function}" if repo_path and f.line else f.location
+        reports.append(FrameReport(location=location, repo_path=repo_path, function=f.function, line=f.line,
+                                   context_line=f.context_line, exception_type=f.exception_type))
+    return reports
+
+
+@flow(name="investigate-issue", log_prints=True)
+def investigate_issue(issue_id: str, post_comment: bool = True, dry_run: bool | None = None,
+                      force: bool = False) -> dict:
+    """Investigate one GlitchTip issue and (by default) post the findings on it once."""
+    started = time.perf_counter()
+    s = load_settings()
+    dry = s.triage_dry_run if dry_run is None else dry_run
+    logger = get_run_logger()
+    with glitchtip_from_settings(s, dry_run=dry) as gt, acting_as("flow:investigate-issue"):
+        issue, event, limitations = fetch_issue_with_event(gt, str(issue_id))
+        frames = in_app_frames(frames_from_event(event)) if event else []
+        try:
+            codebase = open_codebase(s.codebase_path)
+        except CodebaseError as exc:
+            codebase, limitations = None, limitations + [f"codebase not searched: {exc}"]
+        head = codebase.head if codebase else "none"
+        key = f"{issue.id}:{event.get('eventID') if event else 'none'}:{head}"
+        refresh = {"refresh_cache": True} if force else {}
+        inv = Investigation(
+            issue_id=issue.id, short_id=issue.short_id, title=issue.title, level=issue.level, status=issue.status,
+            project=issue.project.slug, events=issue.event_count, first_seen=issue.first_seen,
+            last_seen=issue.last_seen, culprit=issue.culprit, event_id=event.get("eventID") if event else None,
+            link=issue_link(s.glitchtip_url, s.glitchtip_org, issue.id), frames=frame_reports(frames, codebase),
+            stack_excerpt=stack_excerpt(frames), limitations=list(limitations))
+        states = []
+        if codebase is not None:
+            frame_files = [(f.repo_path, f.line) for f in inv.frames if f.repo_path]
+            unmapped = [f.location for f in inv.frames if not f.repo_path]
+            if unmapped:
+                inv.limitations.append(f"{len(unmapped)} frame(s) not found in the codebase: {', '.join(unmapped[:3])}")
+            state = search_codebase.with_options(**refresh)(key, codebase, frames, issue.culprit, issue.exception_value,
+                                                            return_state=True)
+            states.append(state)
+            inv.code_matches, inv.search_engine, notes = state.result()
+            inv.limitations += notes
+            if frame_files and codebase.head:
+                state = git_evidence.with_options(**refresh)(key, codebase, frame_files, issue.first_seen,
+                                                             return_state=True)
+                states.append(state)
+                inv.files, inv.suspects, inv.recent_commits, notes = state.result()
+                inv.limitations += notes
+        state = find_similar_issues.with_options(**refresh)(key, issue, return_state=True)
+        states.append(state)
+        inv.similar = state.result()
+        inv.runbook = match_runbook(issue, frames, s.runbooks_dir, s.runbooks_base_url)
+        inv.seconds = time.perf_counter() - started
+        cached = bool(states) and all(st.name == "Cached" for st in states)
+        markdown = render(inv)
+        comment_id, comment_status = None, "not requested"
+        if post_comment:
+            outcome = post_investigation_comment(gt, inv, markdown, dry_run=dry, force=force,
+                                                 database_url=s.triage_database_url)
+            comment_id, comment_status = outcome.comment_id, outcome.reason
+    record_investigation(s.triage_database_url, inv, cached=cached, comment_id=comment_id,
+                         comment_status=comment_status, dry_run=dry)
+    create_markdown_artifact(key=f"investigation-{issue.id}", markdown=markdown,
+                             description=f"investigation of issue {issue.id}")
+    logger.info("issue %s investigated in %.2f s (%s); comment: %s", issue.id, inv.seconds,
+                "cached" if cached else "fresh", comment_status)
+    return {"investigation": inv.model_dump(mode="json"), "markdown": markdown, "comment_id": comment_id,
+            "comment_status": comment_status, "cached": cached, "dry_run": dry}
