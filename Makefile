@@ -27,6 +27,8 @@ test-unit: install
 
 bench: install
 	$(BIN)/python bench/client_overhead.py
+	$(BIN)/python bench/runbook_matching.py
+	$(BIN)/python bench/investigate.py
 
 sandbox: install
 	$(BIN)/triage sandbox

@@ -7,11 +7,11 @@ matching runbook → one markdown comment on the GlitchTip issue, posted once.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.tasks import exponential_backoff
@@ -29,6 +29,7 @@ from models.investigations import (
     SuspectReport,
 )
 from models.payloads import Issue
+from tasks.artifacts import publish_markdown
 from tasks.codebase import Codebase, CodebaseError, open_codebase, search, search_terms
 from tasks.git_history import blame_line, commits_touching, humanize, rank_suspects, recent_commits
 from tasks.glitchtip_actions import comment_marker, post_comment_once
@@ -73,26 +74,27 @@ def fetch_issue_with_event(gt: GlitchTip, issue_id: str) -> tuple[Issue, dict[st
     return issue, event, ["no event of this issue has a stack trace"]
 
 
-@task(name="search-codebase", cache_key_fn=_keyed("search"), cache_expiration=CACHE_FOR)
-def search_codebase(key: str, codebase: Codebase, frames: list[StackFrame], culprit: str, message: str):
+def search_codebase(codebase: Codebase, frames: list[StackFrame], culprit: str, message: str):
     result = search(codebase, search_terms(frames, culprit, message))
     matches = [CodeMatchReport(term=m.term, path=m.path, line=m.line, text=m.text) for m in result.matches]
     note = [] if result.complete else [f"the code search stopped at its time bound ({result.seconds:.1f} s)"]
     return matches, result.engine, note
 
 
-@task(name="git-history", cache_key_fn=_keyed("git"), cache_expiration=CACHE_FOR)
-def git_evidence(key: str, codebase: Codebase, frame_files: list[tuple[str, int | None]], first_seen):
+def git_evidence(codebase: Codebase, frame_files: list[tuple[str, int | None]], first_seen):
     """Last change of each file, recent commits, and suspects ranked from blame and the month before."""
     paths = list(dict.fromkeys(path for path, _ in frame_files))
+    since = first_seen - SUSPECT_WINDOW
+    with ThreadPoolExecutor(max_workers=4) as pool:  # each git call is its own process: run them side by side
+        logs = list(pool.map(lambda p: recent_commits(codebase.root, p, limit=3), paths))
+        blamed = list(pool.map(lambda fl: blame_line(codebase.root, *fl) if fl[1] else None, frame_files))
+        touching = commits_touching(codebase.root, paths, since, first_seen)
+    blames = [b for b in blamed if b]
     files, recent = [], {}
-    for path in paths:
-        commits = recent_commits(codebase.root, path, limit=3)
+    for path, commits in zip(paths, logs):
         files.append(FileReport(path=path, last_change=_commit(commits[0]) if commits else None))
         for c in commits:
             recent.setdefault(c.sha, c)
-    blames = [b for path, line in frame_files if line and (b := blame_line(codebase.root, path, line))]
-    touching = commits_touching(codebase.root, paths, first_seen - SUSPECT_WINDOW, first_seen)
     suspects = [
         SuspectReport(commit=_commit(s.commit), path=s.path, reason=s.reason, blamed_line=s.blamed_line,
                       before_first_seen=humanize(s.before_first_seen),
@@ -108,9 +110,7 @@ def git_evidence(key: str, codebase: Codebase, frame_files: list[tuple[str, int 
     return files, suspects, [_commit(c) for c in newest], notes
 
 
-@task(name="similar-issues", cache_key_fn=_keyed("similar"), cache_expiration=CACHE_FOR, retries=2,
-      retry_delay_seconds=exponential_backoff(1), retry_condition_fn=transient_only)
-def find_similar_issues(key: str, issue: Issue) -> list[SimilarReport]:
+def find_similar_issues(issue: Issue) -> list[SimilarReport]:
     """Resolved and ignored issues close to this one, with what was done about them."""
     s = load_settings()
     with glitchtip_from_settings(s) as gt:
@@ -125,7 +125,7 @@ def find_similar_issues(key: str, issue: Issue) -> list[SimilarReport]:
 
 
 def match_runbook(issue: Issue, frames: list[StackFrame], runbooks_dir, base_url: str | None) -> RunbookReport | None:
-    matcher, _errors = RunbookMatcher.from_directory(runbooks_dir)  # malformed files are the sweep's to report
+    matcher, _errors = RunbookMatcher.cached(runbooks_dir)  # malformed files are the sweep's to report
     messages = " | ".join(dict.fromkeys(f"{f.exception_type}: {f.exception_value}" for f in frames if f.exception_type))
     facts = IssueFacts(title=issue.title, culprit=issue.culprit, message=f"{issue.exception_value} {messages}".strip(),
                        exception_type=issue.exception_type)
@@ -144,11 +144,10 @@ def post_investigation_comment(gt: GlitchTip, inv: Investigation, markdown: str,
                              dry_run=dry_run, database_url=database_url, force=force)
 
 
-@task(name="record-investigation", cache_policy=NO_CACHE)
 def record_investigation(database_url: str, inv: Investigation, *, cached: bool, comment_id: str | None,
                          comment_status: str, dry_run: bool) -> int:
     try:
-        flow_run_id = str(get_run_context().task_run.flow_run_id)
+        flow_run_id = str(get_run_context().flow_run.id)
     except Exception:  # noqa: BLE001 - outside a run, there is none
         flow_run_id = None
     with session_scope(database_url) as session:
@@ -171,6 +170,37 @@ def frame_reports(frames: list[StackFrame], codebase: Codebase | None) -> list[F
     return reports
 
 
+@task(name="gather-evidence", cache_key_fn=_keyed("evidence"), cache_expiration=CACHE_FOR, retries=2,
+      retry_delay_seconds=exponential_backoff(1), retry_condition_fn=transient_only)
+def gather_evidence(key: str, issue: Issue, frames: list[StackFrame], codebase: Codebase | None,
+                    inv: Investigation) -> Investigation:
+    """Code search, git history and similar issues side by side, cached as one result per issue and event.
+
+    One task rather than three: each task run costs 30-100 ms against the Prefect API, more than the
+    work itself on a 5,000-file repository (bench/investigate.py).
+    """
+    inv = inv.model_copy(deep=True)
+    pool = ThreadPoolExecutor(max_workers=3)
+    futures = {"similar": pool.submit(find_similar_issues, issue)}
+    if codebase is not None:
+        frame_files = [(f.repo_path, f.line) for f in inv.frames if f.repo_path]
+        unmapped = [f.location for f in inv.frames if not f.repo_path]
+        if unmapped:
+            inv.limitations.append(f"{len(unmapped)} frame(s) not found in the codebase: {', '.join(unmapped[:3])}")
+        futures["search"] = pool.submit(search_codebase, codebase, frames, issue.culprit, issue.exception_value)
+        if frame_files and codebase.head:
+            futures["git"] = pool.submit(git_evidence, codebase, frame_files, issue.first_seen)
+    pool.shutdown(wait=True)
+    if "search" in futures:
+        inv.code_matches, inv.search_engine, notes = futures["search"].result()
+        inv.limitations += notes
+    if "git" in futures:
+        inv.files, inv.suspects, inv.recent_commits, notes = futures["git"].result()
+        inv.limitations += notes
+    inv.similar = futures["similar"].result()
+    return inv
+
+
 @flow(name="investigate-issue", log_prints=True)
 def investigate_issue(issue_id: str, post_comment: bool = True, dry_run: bool | None = None,
                       force: bool = False) -> dict:
@@ -186,38 +216,20 @@ def investigate_issue(issue_id: str, post_comment: bool = True, dry_run: bool | 
             codebase = open_codebase(s.codebase_path)
         except CodebaseError as exc:
             codebase, limitations = None, limitations + [f"codebase not searched: {exc}"]
-        head = codebase.head if codebase else "none"
-        key = f"{issue.id}:{event.get('eventID') if event else 'none'}:{head}"
-        refresh = {"refresh_cache": True} if force else {}
-        inv = Investigation(
+        event_id = event.get("eventID") if event else None
+        draft = Investigation(
             issue_id=issue.id, short_id=issue.short_id, title=issue.title, level=issue.level, status=issue.status,
             project=issue.project.slug, events=issue.event_count, first_seen=issue.first_seen,
-            last_seen=issue.last_seen, culprit=issue.culprit, event_id=event.get("eventID") if event else None,
+            last_seen=issue.last_seen, culprit=issue.culprit, event_id=event_id,
             link=issue_link(s.glitchtip_url, s.glitchtip_org, issue.id), frames=frame_reports(frames, codebase),
             stack_excerpt=stack_excerpt(frames), limitations=list(limitations))
-        states = []
-        if codebase is not None:
-            frame_files = [(f.repo_path, f.line) for f in inv.frames if f.repo_path]
-            unmapped = [f.location for f in inv.frames if not f.repo_path]
-            if unmapped:
-                inv.limitations.append(f"{len(unmapped)} frame(s) not found in the codebase: {', '.join(unmapped[:3])}")
-            state = search_codebase.with_options(**refresh)(key, codebase, frames, issue.culprit, issue.exception_value,
-                                                            return_state=True)
-            states.append(state)
-            inv.code_matches, inv.search_engine, notes = state.result()
-            inv.limitations += notes
-            if frame_files and codebase.head:
-                state = git_evidence.with_options(**refresh)(key, codebase, frame_files, issue.first_seen,
-                                                             return_state=True)
-                states.append(state)
-                inv.files, inv.suspects, inv.recent_commits, notes = state.result()
-                inv.limitations += notes
-        state = find_similar_issues.with_options(**refresh)(key, issue, return_state=True)
-        states.append(state)
-        inv.similar = state.result()
+        key = f"{issue.id}:{event_id or 'none'}:{codebase.head if codebase else 'none'}"
+        state = gather_evidence.with_options(refresh_cache=force)(key, issue, frames, codebase, draft,
+                                                                  return_state=True)
+        cached = state.name == "Cached"
+        inv = state.result()
         inv.runbook = match_runbook(issue, frames, s.runbooks_dir, s.runbooks_base_url)
         inv.seconds = time.perf_counter() - started
-        cached = bool(states) and all(st.name == "Cached" for st in states)
         markdown = render(inv)
         comment_id, comment_status = None, "not requested"
         if post_comment:
@@ -226,8 +238,7 @@ def investigate_issue(issue_id: str, post_comment: bool = True, dry_run: bool | 
             comment_id, comment_status = outcome.comment_id, outcome.reason
     record_investigation(s.triage_database_url, inv, cached=cached, comment_id=comment_id,
                          comment_status=comment_status, dry_run=dry)
-    create_markdown_artifact(key=f"investigation-{issue.id}", markdown=markdown,
-                             description=f"investigation of issue {issue.id}")
+    publish_markdown(f"investigation-{issue.id}", markdown, f"investigation of issue {issue.id}")
     logger.info("issue %s investigated in %.2f s (%s); comment: %s", issue.id, inv.seconds,
                 "cached" if cached else "fresh", comment_status)
     return {"investigation": inv.model_dump(mode="json"), "markdown": markdown, "comment_id": comment_id,

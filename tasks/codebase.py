@@ -81,21 +81,17 @@ def open_codebase(path: Path | str | None) -> Codebase:
     if not root.is_dir():
         raise CodebaseError(f"CODEBASE_PATH {root} is not a folder")
     try:
-        top = _git(root, "rev-parse", "--show-toplevel").strip()
+        facts = _git(root, "rev-parse", "--show-toplevel", "--is-shallow-repository").split("\n")
     except CodebaseError as exc:
         raise CodebaseError(f"CODEBASE_PATH {root} is not a git checkout ({exc})") from None
-    root = Path(top)
+    root, shallow = Path(facts[0].strip()), facts[1].strip() == "true"
     files = [f for f in _git(root, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0") if f]
     try:
         head = _git(root, "rev-parse", "HEAD").strip()
+        branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD").strip()
+        branch = None if branch == "HEAD" else branch  # "HEAD": detached
     except CodebaseError:
-        head = None  # a repository without commits
-    branch = None
-    try:
-        branch = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD").strip() or None
-    except CodebaseError:
-        pass  # detached HEAD
-    shallow = _git(root, "rev-parse", "--is-shallow-repository").strip() == "true"
+        head, branch = None, None  # a repository without commits
     return Codebase(root, files, head, branch, shallow)
 
 

@@ -210,6 +210,7 @@ def _scoped(pattern: str) -> str:
     return f"(?{m.group(1)}:{pattern[m.end():]})" if m else f"(?:{pattern})"
 
 
+_MATCHERS: dict[tuple, tuple["RunbookMatcher", list[RunbookError]]] = {}
 TEXT_FIELDS = ("title", "culprit", "message", "exception_type", "tags", "any")
 
 
@@ -240,6 +241,17 @@ class RunbookMatcher:
     def from_directory(cls, directory: Path) -> tuple["RunbookMatcher", list[RunbookError]]:
         books, errors = load_runbooks(directory)
         return cls(books), errors
+
+    @classmethod
+    def cached(cls, directory: Path) -> tuple["RunbookMatcher", list[RunbookError]]:
+        """The matcher for `directory`, rebuilt only when a runbook file is added, removed or changed."""
+        directory = Path(directory)
+        signature = tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in directory.glob("*.md")))
+        key = (str(directory.resolve()), signature)
+        if key not in _MATCHERS:
+            _MATCHERS.clear()
+            _MATCHERS[key] = cls.from_directory(directory)
+        return _MATCHERS[key]
 
     def hits(self, facts: IssueFacts) -> list[Hit]:
         """Each runbook's first firing pattern: its fields in order, then its patterns in order."""

@@ -178,6 +178,34 @@ def db_current() -> None:
     out.print(current_revision(load_settings().triage_database_url) or "no schema (run `triage db upgrade`)")
 
 
+@app.command()
+@friendly_errors
+def investigate(
+    issue_id: str,
+    dry_run: bool = typer.Option(False, "--dry-run", help="post nothing; the audit log records what would be posted"),
+    force: bool = typer.Option(False, "--force", help="ignore the 24 h cache and post again"),
+    as_json: bool = typer.Option(False, "--json", help="print the structured result"),
+) -> None:
+    """Investigate one issue now: frames, files, commits, suspects, similar issues, runbook, one comment."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from flows.investigate import investigate_issue
+
+    # an ad-hoc run in this process needs no crash-detection heartbeat (it costs ~1 s per run)
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        result = investigate_issue(issue_id, dry_run=True if dry_run else None, force=force)
+    if as_json:
+        payload = dict(result["investigation"], comment_status=result["comment_status"],
+                       comment_id=result["comment_id"], cached=result["cached"], dry_run=result["dry_run"])
+        typer.echo(json.dumps(scrub_data(payload), indent=2, ensure_ascii=False, default=str))
+        return
+    typer.echo(scrub(result["markdown"]))
+    status = {"posted": f"comment {result['comment_id']} posted", "already posted":
+              f"already posted (comment {result['comment_id']}); --force posts again",
+              "dry-run": "dry-run: nothing posted"}.get(result["comment_status"], result["comment_status"])
+    err.print(f"[green]{status}[/green]" + (" (from cache)" if result["cached"] else ""))
+
+
 def _matcher():
     from tasks.runbooks import RunbookMatcher
 

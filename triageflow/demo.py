@@ -59,6 +59,26 @@ def run_demo(database_url: str, console: Console) -> int:
             top.add_row(i.id, str(i.event_count), i.level, i.project.slug, scrub(i.title)[:80])
         console.print(top)
 
+        console.rule("investigate-issue flow: the most frequent fatal issue")
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+        from flows.investigate import investigate_issue
+
+        fatal = next(i for i in issues if i.level == "fatal")
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            investigation = investigate_issue(fatal.id)
+        with glitchtip_from_settings(load_settings()) as gt:
+            posted = [c for c in gt.comments(fatal.id) if f"triageflow:investigation:{fatal.id}" in c.text]
+        console.print(f"comment {investigation['comment_status']} on issue {fatal.id} in the sandbox "
+                      f"({len(posted)} investigation comment there now):\n")
+        console.print(posted[-1].text if posted else investigation["markdown"], markup=False, highlight=False)
+
+        console.rule("runbook-sweep flow")
+        from flows.runbook_sweep import runbook_sweep
+
+        sweep = runbook_sweep()
+        console.print(f"runbook sweep: {sweep['counts']}")
+
         broken = [r for r in results if r["status"] == "failed"]
         console.rule("[green]demo finished" if not broken else "[red]demo finished with broken integrations")
         return 1 if broken else 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -265,6 +266,7 @@ class SourceLine:
     context: list[tuple[int, str]] = field(default_factory=list)
 
 
+@lru_cache(maxsize=None)
 def locate(frame: FrameSpec) -> SourceLine:
     """The line of the sample app a frame points at, with five lines of context each side."""
     if frame.library:

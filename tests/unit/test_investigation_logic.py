@@ -1,0 +1,83 @@
+"""Pure parts of an investigation: search terms, suspect ranking, similarity, the comment."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from models.investigations import CommitReport, FrameReport, Investigation, SimilarReport, SuspectReport
+from models.payloads import Issue
+from tasks.codebase import message_fragment, search_terms
+from tasks.git_history import Blame, CommitInfo, humanize, rank_suspects
+from tasks.investigation_report import render
+from tasks.similarity import most_similar, similarity
+from tasks.stacktrace import StackFrame
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
+
+
+def commit(sha, days_ago, subject="change"):
+    return CommitInfo(sha, sha[:7], subject, "Dev", NOW - timedelta(days=days_ago))
+
+
+def test_message_fragment_drops_dynamic_parts():
+    assert message_fragment("Connection timeout to PostgreSQL at db.internal:5432 (attempt 1, pool=main)") == \
+        "Connection timeout to PostgreSQL at"
+    assert message_fragment("WhatsApp session expired for company 962302") == "WhatsApp session expired for company"
+    assert message_fragment("division by zero") == "division by zero"
+    assert message_fragment("'price'") is None
+
+
+def test_search_terms_skip_generic_function_names():
+    frames = [StackFrame("a.py", "total_price", None, 1, None, None, True, "python"),
+              StackFrame("b.py", "<lambda>", None, 1, None, None, True, "python"),
+              StackFrame("c.py", "main", None, 1, None, None, True, "python")]
+    assert search_terms(frames, "app.x in total_price", "division by zero") == ["division by zero", "total_price"]
+
+
+def test_suspects_prefer_the_innermost_frame_then_the_newest_before_first_seen():
+    first_seen = NOW - timedelta(days=1)
+    touching = {"inner.py": [commit("a" * 40, 2), commit("b" * 40, 10)], "outer.py": [commit("c" * 40, 1.5)]}
+    after = commit("d" * 40, 0.5)  # landed after the error appeared: not a suspect
+    blames = [Blame("inner.py", 16, commit("b" * 40, 10), False), Blame("outer.py", 3, after, False)]
+    ranked = rank_suspects([("inner.py", 16), ("outer.py", 3)], touching, blames, first_seen)
+    assert [s.commit.sha[0] for s in ranked] == ["a", "b", "c"]
+    assert ranked[1].blamed_line == 16 and "crashing line" in ranked[1].reason
+    assert humanize(ranked[0].before_first_seen) == "24 h"
+
+
+def issue(id_, title, culprit="", type_="", value=""):
+    return Issue.model_validate({
+        "id": id_, "shortId": f"X-{id_}", "title": title, "culprit": culprit, "level": "error", "status": "resolved",
+        "count": "1", "firstSeen": NOW.isoformat(), "lastSeen": NOW.isoformat(),
+        "project": {"id": "1", "slug": "api", "name": "api"}, "metadata": {"type": type_, "value": value}})
+
+
+def test_similarity_ignores_numbers_and_ranks_the_closest_first():
+    me = issue("1", "ConnectionTimeout: Connection timeout to PostgreSQL at db.internal:5432 (attempt 1, pool=main)",
+               "app.database.postgres in connect", "ConnectionTimeout", "Connection timeout to PostgreSQL (attempt 1)")
+    close = issue("23", "ConnectionTimeout: Connection timeout to PostgreSQL at db.internal:5432 (attempt 3, pool=reports)",
+                  "app.database.postgres in connect", "ConnectionTimeout", "Connection timeout to PostgreSQL (attempt 3)")
+    far = issue("24", "RateLimited: YClients API returned 429", "app.integrations.yclients in fetch_records",
+                "RateLimited", "YClients API returned 429")
+    assert similarity(me, close) > 90 > 40 > similarity(me, far)
+    assert [o.id for o, _ in most_similar(me, [far, close, me])] == ["23"]
+
+
+def test_comment_has_every_section_and_no_unescaped_table_breaks():
+    c = CommitReport(sha="a" * 40, short="aaaaaaa", subject="Average | the price", author="Ivan", date=NOW)
+    inv = Investigation(
+        issue_id="9", short_id="WORKER-3", title="ZeroDivisionError: division by zero", level="fatal",
+        status="unresolved", project="worker", events=13, first_seen=NOW, last_seen=NOW, culprit="x in y",
+        event_id="e", link="http://gt/acme/issues/9",
+        frames=[FrameReport(location="app/m.py:16 in total_price", repo_path="app/m.py", function="total_price",
+                            line=16, context_line="return a / b")],
+        stack_excerpt="app/m.py:16", suspects=[SuspectReport(commit=c, path="app/m.py", reason="changed app/m.py",
+                                                             blamed_line=16, before_first_seen="2 h",
+                                                             landed_seconds_before_first_seen=7200)],
+        similar=[SimilarReport(issue_id="26", title="ZeroDivisionError: float division by zero", status="resolved",
+                               score=90, link="http://gt/acme/issues/26", resolution=["Rejected empty carts"])])
+    text = render(inv)
+    for heading in ("Where it fails", "Suspect commits", "Similar resolved issues", "Runbook", "Stack excerpt"):
+        assert heading in text
+    assert "Average \\| the price" in text and "most likely introduced by `aaaaaaa`" in text
+    assert "No runbook matches." in text and "Automated investigation by triageflow" in text
