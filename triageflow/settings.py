@@ -84,25 +84,10 @@ class Settings(BaseSettings):
     github_api_url: str = Field("https://api.github.com", alias="GITHUB_API_URL")
     loki_url: str | None = Field(None, alias="LOKI_URL")
 
-    @field_validator("glitchtip_token")
+    @field_validator("glitchtip_token", "telegram_bot_token", "slack_bot_token", "github_token")
     @classmethod
-    def _glitchtip_token(cls, v: SecretStr | None) -> SecretStr | None:
-        return _check_token("GLITCHTIP_TOKEN", v)
-
-    @field_validator("telegram_bot_token")
-    @classmethod
-    def _telegram_token(cls, v: SecretStr | None) -> SecretStr | None:
-        return _check_token("TELEGRAM_BOT_TOKEN", v)
-
-    @field_validator("slack_bot_token")
-    @classmethod
-    def _slack_token(cls, v: SecretStr | None) -> SecretStr | None:
-        return _check_token("SLACK_BOT_TOKEN", v)
-
-    @field_validator("github_token")
-    @classmethod
-    def _github_token(cls, v: SecretStr | None) -> SecretStr | None:
-        return _check_token("GITHUB_TOKEN", v)
+    def _token_shape(cls, v: SecretStr | None, info) -> SecretStr | None:
+        return _check_token(info.field_name.upper(), v)
 
     @field_validator("glitchtip_url", "loki_url", "telegram_api_url", "slack_api_url", "github_api_url",
                      "runbooks_base_url")
