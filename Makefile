@@ -29,6 +29,7 @@ bench: install
 	$(BIN)/python bench/client_overhead.py
 	$(BIN)/python bench/runbook_matching.py
 	$(BIN)/python bench/investigate.py
+	$(BIN)/python bench/metrics_aggregation.py
 
 sandbox: install
 	$(BIN)/triage sandbox

@@ -54,6 +54,9 @@ class SandboxControl:
     def fault(self, path: str, kind: str, **kw) -> None:
         httpx.post(f"{self.url}/_sandbox/faults", json={"path": path, "kind": kind, **kw}).raise_for_status()
 
+    def outbox(self, service: str | None = None) -> list[dict]:
+        return httpx.get(f"{self.url}/_sandbox/outbox", params={"service": service} if service else None).json()
+
     def requests(self, path_prefix: str = "", method: str | None = None) -> list[dict]:
         rows = httpx.get(f"{self.url}/_sandbox/requests").json()
         return [r for r in rows if r["path"].startswith(path_prefix) and (method is None or r["method"] == method)]
@@ -125,11 +128,10 @@ def triage_env(monkeypatch, sandbox, tmp_path):
 
     db = f"sqlite:///{tmp_path / 'env.db'}"
     upgrade(db)
-    values = {
-        "GLITCHTIP_URL": sandbox.url, "GLITCHTIP_TOKEN": sandbox.token, "GLITCHTIP_ORG": "acme",
-        "TRIAGE_DATABASE_URL": db, "CODEBASE_PATH": str(sandbox.sandbox.codebase), "TRIAGE_ENV": "development",
-        "TRIAGE_BACKUP_DIR": str(tmp_path / "backups"), "GLITCHTIP_RETRIES": "1",
-    }
+    from triageflow.cli import sandbox_env
+
+    values = dict(sandbox_env(sandbox), TRIAGE_DATABASE_URL=db, TRIAGE_ENV="development",
+                  TRIAGE_BACKUP_DIR=str(tmp_path / "backups"), GLITCHTIP_RETRIES="1", GLITCHTIP_RATE_LIMIT="0")
     for key in ("TRIAGE_DRY_RUN", "GLITCHTIP_PROJECT", "PREFECT_API_URL"):
         monkeypatch.delenv(key, raising=False)
     for key, value in values.items():

@@ -206,6 +206,43 @@ def investigate(
     err.print(f"[green]{status}[/green]" + (" (from cache)" if result["cached"] else ""))
 
 
+@app.command()
+@friendly_errors
+def metrics(
+    day: Optional[str] = typer.Option(None, "--day", help="report a past UTC day, YYYY-MM-DD (default: the last N hours)"),
+    hours: int = typer.Option(24, "--hours", min=1, max=24 * 31),
+    weekly: bool = typer.Option(False, "--weekly", help="the 7-day report, week over week"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the report, send nothing"),
+    force: bool = typer.Option(False, "--force", help="send again even if this day was sent"),
+    no_send: bool = typer.Option(False, "--no-send", help="store and show the report without sending it"),
+) -> None:
+    """Build the daily (or weekly) error report, store its history, send it to Telegram and Slack once."""
+    from datetime import date as date_type
+
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from flows.daily_metrics import daily_metrics, weekly_metrics
+
+    try:
+        parsed = date_type.fromisoformat(day) if day else None
+    except ValueError:
+        err.print(f"--day must be YYYY-MM-DD, got {day!r}")
+        raise typer.Exit(2) from None
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        try:
+            if weekly:
+                result = weekly_metrics(week_ending=parsed, send=not no_send, dry_run=True if dry_run else None,
+                                        force=force)
+            else:
+                result = daily_metrics(day=parsed, hours=hours, send=not no_send, dry_run=True if dry_run else None,
+                                       force=force)
+        except ValueError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+    typer.echo(result["markdown"])
+    err.print(f"delivery: {result['delivery'] or 'not sent'}")
+
+
 def _matcher():
     from tasks.runbooks import RunbookMatcher
 
@@ -324,11 +361,19 @@ def sandbox(
 
 
 def sandbox_env(server) -> dict[str, str]:
+    from .sandbox import SLACK_CHANNEL, TELEGRAM_CHAT_ID
+
     return {
         "GLITCHTIP_URL": server.url,
         "GLITCHTIP_TOKEN": server.token,
         "GLITCHTIP_ORG": "acme",
         "CODEBASE_PATH": str(server.sandbox.codebase),
+        "TELEGRAM_API_URL": server.url,
+        "TELEGRAM_BOT_TOKEN": server.sandbox.telegram_token,
+        "TELEGRAM_CHAT_ID": TELEGRAM_CHAT_ID,
+        "SLACK_API_URL": f"{server.url}/api/",
+        "SLACK_BOT_TOKEN": server.sandbox.slack_token,
+        "SLACK_CHANNEL": SLACK_CHANNEL,
     }
 
 

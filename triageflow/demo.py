@@ -79,6 +79,21 @@ def run_demo(database_url: str, console: Console) -> int:
         sweep = runbook_sweep()
         console.print(f"runbook sweep: {sweep['counts']}")
 
+        console.rule("daily-metrics flow: the morning report, sent to the sandbox's Telegram and Slack")
+        from flows.daily_metrics import daily_metrics
+
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            report = daily_metrics(force=True)
+        import httpx
+
+        outbox = httpx.get(f"{server.url}/_sandbox/outbox").json()
+        console.print(f"delivery: {report['delivery']}; the sandbox outbox now holds "
+                      f"{len(outbox)} messages ({', '.join(sorted({m['service'] + ' ' + m['method'] for m in outbox}))})")
+        message = next((m for m in outbox if m["method"] == "sendMessage"), None)
+        if message:
+            console.print("Telegram message as sent (HTML):\n", markup=False, highlight=False)
+            console.print(message["text"], markup=False, highlight=False)
+
         broken = [r for r in results if r["status"] == "failed"]
         console.rule("[green]demo finished" if not broken else "[red]demo finished with broken integrations")
         return 1 if broken else 0

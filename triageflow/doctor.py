@@ -86,11 +86,37 @@ def check_prefect(s: Settings) -> Check:
     return Check("prefect", "ok", f"{url} healthy")
 
 
+def check_telegram(s: Settings) -> Check:
+    if not (s.telegram_bot_token or s.telegram_chat_id):
+        return Check("telegram", "not configured", "set TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID")
+    from .clients.telegram import telegram_from_settings
+
+    try:
+        me = telegram_from_settings(s).get_me()
+    except Exception as exc:  # ConfigError or ClientError: either way the integration is broken
+        return Check("telegram", "failed", f"{s.telegram_api_url}: {exc}")
+    return Check("telegram", "ok", f"bot @{me.get('username')} → chat {s.telegram_chat_id}")
+
+
+def check_slack(s: Settings) -> Check:
+    if not (s.slack_bot_token or s.slack_channel):
+        return Check("slack", "not configured", "set SLACK_BOT_TOKEN and SLACK_CHANNEL")
+    from .clients.slack import slack_from_settings
+
+    try:
+        info = slack_from_settings(s).auth_test()
+    except Exception as exc:
+        return Check("slack", "failed", f"{s.slack_api_url}: {exc}")
+    return Check("slack", "ok", f"team {info.get('team')} as {info.get('user')} → channel {s.slack_channel}")
+
+
 CHECKS: dict[str, Callable[[Settings], Check]] = {
     "database": check_database,
     "glitchtip": check_glitchtip,
     "codebase": check_codebase,
     "prefect": check_prefect,
+    "telegram": check_telegram,
+    "slack": check_slack,
 }
 
 

@@ -13,6 +13,7 @@ from models.db import session_scope
 from models.runbooks import RunbookPattern
 from triageflow.audit import recent
 from triageflow.cli import app
+from triageflow.sandbox import seed
 
 EXPECTED = {  # sandbox issue → runbook, as an on-call engineer would link them
     "1": "database-connection", "6": "database-connection", "20": "database-connection",
@@ -37,8 +38,9 @@ def test_first_sweep_links_second_links_nothing_new(prefect_harness, triage_env,
     first = runbook_sweep()
     assert linked_runbooks(glitchtip) == EXPECTED
     counts = first["counts"]
-    assert counts["linked"] == len(EXPECTED) and counts["scanned"] == 28
-    assert counts["skipped_no_match"] == 28 - len(EXPECTED)
+    unresolved = sum(1 for s in seed.ISSUES if s.status == "unresolved")
+    assert counts["linked"] == len(EXPECTED) and counts["scanned"] == unresolved
+    assert counts["skipped_no_match"] == unresolved - len(EXPECTED)
 
     comment = next(c for c in glitchtip.comments(1) if "Runbook:" in c.text)
     assert "**Runbook: [Database connection timeout or pool exhausted](runbooks/database-connection.md)**" in comment.text

@@ -39,6 +39,7 @@ def test_doctor_reports_each_integration_and_succeeds(triage_env):
     result = invoke("doctor")
     assert result.exit_code == 0, result.output
     assert "glitchtip" in result.output and "org 'acme'" in result.output and "api, worker, web" in result.output
+    assert "bot @triage_sandbox_bot" in result.output and "team Sandbox as triageflow" in result.output
     from models.db import head_revision
 
     assert f"schema {head_revision()}" in result.output
@@ -87,7 +88,7 @@ def test_db_upgrade_and_current(triage_env, tmp_path, monkeypatch):
     monkeypatch.setenv("TRIAGE_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
     reset_settings()
     assert "no schema" in invoke("db", "current").output
-    assert "database schema at 0003" in invoke("db", "upgrade").output
+    assert "database schema at 0004" in invoke("db", "upgrade").output
 
 
 def test_console_script_runs(triage_env):
@@ -97,3 +98,13 @@ def test_console_script_runs(triage_env):
                           env=os.environ.copy(), timeout=60)
     assert done.returncode == 0, done.stderr
     assert {r["id"] for r in json.loads(done.stdout)} == {"29", "30"}
+
+
+def test_doctor_names_a_broken_chat_integration(triage_env, monkeypatch):
+    from triageflow.settings import reset_settings
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-0000000000-wrongtoken")
+    reset_settings()
+    result = invoke("doctor")
+    assert result.exit_code == 1 and "slack refused the token: invalid_auth" in result.output
+    assert "xoxb-0000000000-wrongtoken" not in result.output

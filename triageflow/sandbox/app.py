@@ -19,8 +19,13 @@ from pydantic import BaseModel, Field
 
 from .glitchtip_api import build_router
 from .glitchtip_state import GlitchTipState
+from .messaging_api import Outbox, build_slack_router, build_telegram_router
 
 DEFAULT_TOKEN = "dev_sandbox_5f1c2e8a9b7d4c3e8f6a1b2c3d4e5f60"
+TELEGRAM_TOKEN = "dev_sandbox_telegram_7c1e0b5d2a"
+SLACK_TOKEN = "dev_sandbox_slack_3f9a6e1c8b"
+TELEGRAM_CHAT_ID = "-100200300"
+SLACK_CHANNEL = "C0TRIAGE"
 ORG_SLUG = "acme"
 
 FaultKind = Literal["latency", "error", "rate_limit", "drop"]
@@ -66,12 +71,16 @@ class Sandbox:
     """Everything the sandbox serves and remembers."""
 
     token: str = DEFAULT_TOKEN
+    telegram_token: str = TELEGRAM_TOKEN
+    slack_token: str = SLACK_TOKEN
     now: datetime | None = None
     codebase: Path | None = None
     glitchtip: GlitchTipState = field(init=False)
     faults: list[Fault] = field(default_factory=list)
     requests: list[LoggedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    outbox: Outbox = field(default_factory=Outbox)
+    updates: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.glitchtip = GlitchTipState(self.now, self.token)
@@ -80,7 +89,16 @@ class Sandbox:
         with self.lock:
             self.faults.clear()
             self.requests.clear()
+            self.outbox.clear()
+            self.updates.clear()
         self.glitchtip.__init__(self.now, self.token)
+
+    def take_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Telegram getUpdates: queued updates from `offset` on (tests queue them via the control API)."""
+        offset = int(params.get("offset") or 0)
+        with self.lock:
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+            return list(self.updates)
 
     def take_fault(self, method: str, path: str) -> FaultSpec | None:
         with self.lock:
@@ -171,11 +189,15 @@ def create_app(sandbox: Sandbox | None = None) -> Any:
     sandbox = sandbox or Sandbox()
     api = FastAPI(title="triageflow sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     api.include_router(build_router(sandbox.glitchtip))
+    api.include_router(build_telegram_router(sandbox))
+    api.include_router(build_slack_router(sandbox))
 
     @api.get("/_sandbox/info")
     def info(request: Request):
         base = str(request.base_url).rstrip("/")
         return {"glitchtip_url": base, "org": ORG_SLUG, "token": sandbox.token,
+                "telegram_api_url": base, "telegram_token": sandbox.telegram_token, "telegram_chat_id": TELEGRAM_CHAT_ID,
+                "slack_api_url": f"{base}/api/", "slack_token": sandbox.slack_token, "slack_channel": SLACK_CHANNEL,
                 "codebase": str(sandbox.codebase) if sandbox.codebase else None,
                 "now": sandbox.glitchtip.now.isoformat(), "issues": len(sandbox.glitchtip.issues)}
 
@@ -199,6 +221,16 @@ def create_app(sandbox: Sandbox | None = None) -> Any:
     def clear_requests():
         with sandbox.lock:
             sandbox.requests.clear()
+
+    @api.get("/_sandbox/outbox")
+    def outbox(service: str | None = None):
+        with sandbox.lock:
+            return [m for m in sandbox.outbox.items if service is None or m["service"] == service]
+
+    @api.delete("/_sandbox/outbox", status_code=204)
+    def clear_outbox():
+        with sandbox.lock:
+            sandbox.outbox.clear()
 
     @api.post("/_sandbox/reset", status_code=204)
     def reset():

@@ -211,6 +211,8 @@ ISSUES: tuple[IssueSpec, ...] = (
     IssueSpec(34, "worker", "warning", "", "Nightly sync finished with 3 skipped companies", (), "yclients", "sync",
               _d(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)),
     IssueSpec(35, "api", "error", "KeyError", "'price'", (HANDLER, TOTAL), "billing", "price", _d(0, 2, 1)),
+    IssueSpec(36, "web", "error", "TemplateError", "unexpected '<' in <b>{{ total }}</b> & tax_*rate*",
+              (CHECKOUT_TS,), "templates", "render", _d(16, 2)),
     IssueSpec(113, "web", "error", "TypeError", "Cannot read properties of undefined (reading 'price')",
               (NODE_TICKS, EXPRESS, CHECKOUT_TS), "checkout", "render", _d(17, 9, 0, 0)),
 )

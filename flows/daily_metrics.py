@@ -1,0 +1,187 @@
+"""daily_metrics: the morning report — what broke, where, and whether it is getting worse."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from tasks.artifacts import publish_markdown
+from tasks.chart import components_chart
+from tasks.metrics import Thresholds, aggregate, daily_counts, events_frame, window_for
+from tasks.metrics_report import markdown, slack_blocks, telegram_html
+from tasks.metrics_store import delivered, load_history, mark_delivery, previous_statuses, save_report
+from tasks.retry import transient_only
+from tasks.similarity import issue_link
+from triageflow.audit import acting_as, audited
+from triageflow.clients.glitchtip import GlitchTip, glitchtip_from_settings
+from triageflow.clients.slack import slack_from_settings
+from triageflow.clients.telegram import telegram_from_settings
+from triageflow.scrub import scrub
+from triageflow.settings import load_settings
+
+LOOKBACK_DAYS = 14
+
+
+class ReportNotDelivered(RuntimeError):
+    """The report was built and stored, but a channel did not get it."""
+
+
+@task(name="collect-events", retries=2, retry_delay_seconds=exponential_backoff(2), retry_condition_fn=transient_only,
+      cache_policy=NO_CACHE)
+def collect_events(gt: GlitchTip, since: datetime) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Every event since `since` of every issue seen since then (events come newest first: stop at `since`).
+
+    The server ignores `age:` searches, so the window is cut here from lastSeen and event dates.
+    """
+    rows, meta = [], {}
+    for issue in gt.issues(None):
+        if issue.last_seen < since:
+            continue
+        components = []
+        for event in gt.events(issue.id):
+            if event.date_created < since:
+                break
+            tags = {t.key: t.value for t in event.tags}
+            component = tags.get("component") or issue.project.slug
+            components.append(component)
+            rows.append({"issue_id": issue.id, "at": event.date_created, "component": component,
+                         "service": tags.get("server_name") or tags.get("service") or "unknown",
+                         "level": issue.level, "project": issue.project.slug})
+        meta[issue.id] = {"title": scrub(issue.title), "level": issue.level, "first_seen": issue.first_seen,
+                          "status": issue.status,
+                          "component": max(set(components), key=components.count) if components else issue.project.slug}
+    return rows, meta
+
+
+@task(name="send-telegram", retries=2, retry_delay_seconds=exponential_backoff(2), retry_condition_fn=transient_only,
+      cache_policy=NO_CACHE)
+def send_telegram(html: str, chart: bytes, caption: str, buttons: list, *, period: str, day: date, dry_run: bool,
+                  force: bool, database_url: str) -> str:
+    if not force and delivered(database_url, period, day, "telegram"):
+        return "already sent"
+    with audited(database_url, "telegram", "report.send", f"{period}:{day}", dry_run=dry_run,
+                 detail={"chars": len(html)}) as entry:
+        if dry_run:
+            return "dry-run"
+        mark_delivery(database_url, period, day, "telegram", "sending")
+        client = telegram_from_settings(load_settings())
+        message_id = client.send_message(html, buttons)
+        client.send_photo(chart, caption)
+        entry.detail["message_id"] = message_id
+        mark_delivery(database_url, period, day, "telegram", "sent", f"message {message_id}")
+        return "sent"
+
+
+@task(name="send-slack", retries=2, retry_delay_seconds=exponential_backoff(2), retry_condition_fn=transient_only,
+      cache_policy=NO_CACHE)
+def send_slack(text: str, blocks: list, chart: bytes, *, period: str, day: date, dry_run: bool, force: bool,
+               database_url: str) -> str:
+    if not force and delivered(database_url, period, day, "slack"):
+        return "already sent"
+    with audited(database_url, "slack", "report.send", f"{period}:{day}", dry_run=dry_run,
+                 detail={"blocks": len(blocks)}) as entry:
+        if dry_run:
+            return "dry-run"
+        mark_delivery(database_url, period, day, "slack", "sending")
+        client = slack_from_settings(load_settings())
+        ts = client.post_message(text, blocks)
+        client.upload_file(chart, f"errors-{day}.png", f"Errors per day by component to {day}", thread_ts=ts)
+        entry.detail["ts"] = ts
+        mark_delivery(database_url, period, day, "slack", "sent", f"ts {ts}")
+        return "sent"
+
+
+def build_and_send(day: date | None, hours: int, send: bool, dry_run: bool | None, force: bool, period: str,
+                   thresholds: Thresholds) -> dict:
+    s = load_settings()
+    dry = s.triage_dry_run if dry_run is None else dry_run
+    logger = get_run_logger()
+    now = datetime.now(timezone.utc)
+    window = window_for(day, hours, now, period)
+    since = min(window.start, window.end - timedelta(days=LOOKBACK_DAYS))
+    with glitchtip_from_settings(s) as gt:
+        rows, meta = collect_events(gt, since)  # GlitchTip down: the run fails here, before anything is written
+    frame = events_frame(rows)
+    before = previous_statuses(s.triage_database_url)
+    resolved = {i for i, m in meta.items() if m["status"] == "resolved" and before.get(i) == "unresolved"}
+    reopened = {i for i, m in meta.items() if m["status"] == "unresolved" and before.get(i) == "resolved"}
+    backfill = daily_counts(frame, window.end, window.day, LOOKBACK_DAYS).to_dict("records") if period == "daily" else []
+    history = load_history(s.triage_database_url, period, window.day - timedelta(days=LOOKBACK_DAYS * 7))
+    for row in backfill:  # days never reported are filled from the events themselves
+        history.setdefault(row["component"], {}).setdefault(row["day"], row["error_count"])
+    history_before = {c: {d: n for d, n in days.items() if d < window.day} for c, days in history.items()}
+    report = aggregate(frame, meta, window, history=history_before, thresholds=thresholds, resolved_ids=resolved,
+                       reopened_ids=reopened, link=lambda i: issue_link(s.glitchtip_url, s.glitchtip_org, i),
+                       history_is_complete=period == "daily")
+    if not before:
+        report.notes.append("Resolved counts start with the next report (no earlier statuses to compare).")
+    save_report(s.triage_database_url, report, backfill, {i: m["status"] for i, m in meta.items()})
+
+    chart_counts = {c: dict(days) for c, days in history_before.items()}
+    for c in report.components:
+        chart_counts.setdefault(c.component, {})[window.day] = c.events
+    chart = components_chart(chart_counts, window.day)
+    text = markdown(report)
+    publish_markdown(f"{period}-metrics", text, f"{period} error report {window.day}")
+    create_table_artifact(key=f"{period}-metrics-components", table=[asdict(c) for c in report.components],
+                          description=f"{period} errors by component, {window.day}")
+
+    outcomes: dict[str, str] = {}
+    failures: list[str] = []
+    if send:
+        top = report.top_issues[0] if report.top_issues else None
+        buttons = [[(f"🔎 Investigate #{top.issue_id}", f"investigate:{top.issue_id}"),
+                    ("Open in GlitchTip", top.link)]] if top else []
+        html = telegram_html(report)
+        fallback, blocks = slack_blocks(report)
+        if dry:
+            print(html)
+        channels = {
+            "telegram": (s.telegram_bot_token and s.telegram_chat_id, lambda: send_telegram(
+                html, chart, f"<b>Errors per day by component, to {window.day}</b>", buttons, period=period,
+                day=window.day, dry_run=dry, force=force, database_url=s.triage_database_url)),
+            "slack": (s.slack_bot_token and s.slack_channel, lambda: send_slack(
+                fallback, blocks, chart, period=period, day=window.day, dry_run=dry, force=force,
+                database_url=s.triage_database_url)),
+        }
+        with acting_as(f"flow:{period}-metrics"):
+            for name, (configured, send_it) in channels.items():
+                if not configured:
+                    outcomes[name] = "not configured"
+                    continue
+                try:
+                    outcomes[name] = send_it()
+                except Exception as exc:  # one channel down must not keep the report from the other
+                    mark_delivery(s.triage_database_url, period, window.day, name, "failed", str(exc))
+                    outcomes[name] = "failed"
+                    failures.append(f"{name}: {exc}")
+    logger.info("%s report %s: %d events, %d issues; delivery %s", period, window.day, report.total_events,
+                report.total_issues, outcomes)
+    if failures:
+        raise ReportNotDelivered(f"report for {window.day} stored but not delivered to " + "; ".join(failures))
+    return {"day": window.day.isoformat(), "total_events": report.total_events, "total_issues": report.total_issues,
+            "components": [asdict(c) for c in report.components], "top_issues": [asdict(i) for i in report.top_issues],
+            "new_issues": [i.issue_id for i in report.new_issues], "regressed": [i.issue_id for i in report.regressed],
+            "resolved": report.resolved, "quiet": report.quiet, "delivery": outcomes, "markdown": text,
+            "telegram_html": telegram_html(report), "dry_run": dry}
+
+
+@flow(name="daily-metrics", log_prints=True)
+def daily_metrics(day: date | None = None, hours: int = 24, send: bool = True, dry_run: bool | None = None,
+                  force: bool = False, p1_events: int = 50, p2_events: int = 10, rise_factor: float = 2.0) -> dict:
+    """The last `hours` (or the given UTC day) by component, service and level, against history; sent once."""
+    return build_and_send(day, hours, send, dry_run, force, "daily", Thresholds(p1_events, p2_events, rise_factor))
+
+
+@flow(name="weekly-metrics", log_prints=True)
+def weekly_metrics(week_ending: date | None = None, send: bool = True, dry_run: bool | None = None,
+                   force: bool = False, p1_events: int = 300, p2_events: int = 60, rise_factor: float = 1.5) -> dict:
+    """The last seven days, week over week; the same pieces as the daily report."""
+    return build_and_send(week_ending, 24 * 7, send, dry_run, force, "weekly",
+                          Thresholds(p1_events, p2_events, rise_factor))
