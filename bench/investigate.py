@@ -21,13 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", PREFECT_LOGGING_LEVEL="ERROR")
 
-import contextlib  # noqa: E402
 import socket  # noqa: E402
-import uuid  # noqa: E402
 
 import httpx  # noqa: E402
 
 from bench.generated_repo import build  # noqa: E402
+from triageflow.prefect_server import prefect_server  # noqa: E402
 from tasks.codebase import open_codebase, search_terms  # noqa: E402
 from tasks.stacktrace import frames_from_event, in_app_frames  # noqa: E402
 from triageflow.sandbox import Sandbox, SandboxServer  # noqa: E402
@@ -68,49 +67,6 @@ def floor_seconds(url: str, token: str, codebase_root: Path, issue_id: str) -> f
     for command in commands:
         subprocess.run(command, cwd=codebase_root, capture_output=True)
     return api + time.perf_counter() - started
-
-
-@contextlib.contextmanager
-def prefect_server(workdir: Path, database: str):
-    """A real `prefect server start`, on PostgreSQL when it answers (production's set-up) or SQLite."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    env = dict(os.environ, PREFECT_HOME=str(workdir / "prefect-server"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_UI_ENABLED="false")
-    admin, dbname = "postgresql://postgres@127.0.0.1:5432/test", None
-    if database == "postgresql":
-        import psycopg
-
-        dbname = f"prefect_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-        env["PREFECT_API_DATABASE_CONNECTION_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{dbname}"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError("prefect server did not start")
-        with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        if dbname:
-            import psycopg
-
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 def prefect_fixed_cost(runs: int = 8) -> float:

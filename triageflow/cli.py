@@ -342,6 +342,27 @@ def runbooks_sweep(
 
 
 @app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, help="address to listen on (default SERVICE_HOST)"),
+    port: Optional[int] = typer.Option(None, help="port (default SERVICE_PORT)"),
+) -> None:
+    """Run the web service: GET /health, POST /webhooks/glitchtip?token=WEBHOOK_SECRET."""
+    import threading
+
+    import uvicorn
+
+    from .service.alerting import sweep_pending
+    from .service.app import create_service
+
+    s = load_settings()
+    if s.webhook_secret is None:
+        err.print("[yellow]WEBHOOK_SECRET is not set: webhooks will be refused (503)[/yellow]")
+    # finish what an earlier run accepted but did not complete
+    threading.Thread(target=sweep_pending, args=(s,), name="webhook-sweep", daemon=True).start()
+    uvicorn.run(create_service(), host=host or s.service_host, port=port or s.service_port, log_level="info")
+
+
+@app.command()
 def sandbox(
     port: int = typer.Option(8765, help="loopback port to listen on (0: any free port)"),
     codebase_dir: Path = typer.Option(Path(".triageflow/sandbox/booking"), help="where to build the sample checkout"),

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     github_api_url: str = Field("https://api.github.com", alias="GITHUB_API_URL")
     loki_url: str | None = Field(None, alias="LOKI_URL")
 
+    webhook_secret: SecretStr | None = Field(None, alias="WEBHOOK_SECRET")
+    webhook_max_bytes: int = Field(262_144, alias="WEBHOOK_MAX_BYTES", ge=1024)
+    alert_dedup_minutes: int = Field(30, alias="ALERT_DEDUP_MINUTES", ge=0)
+    service_host: str = Field("127.0.0.1", alias="SERVICE_HOST")
+    service_port: int = Field(8090, alias="SERVICE_PORT", ge=1, le=65535)
+
     @field_validator("glitchtip_token", "telegram_bot_token", "slack_bot_token", "github_token")
     @classmethod
     def _token_shape(cls, v: SecretStr | None, info) -> SecretStr | None:
@@ -105,6 +111,13 @@ class Settings(BaseSettings):
         if v and not re.match(r"^[\w.-]+/[\w.-]+$", v):
             raise ValueError(f"GITHUB_REPO must look like 'owner/name', got {v!r}")
         return v or None
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and 0 < len(v.get_secret_value()) < 16:
+            raise ValueError("WEBHOOK_SECRET must be at least 16 characters")
+        return v if v and v.get_secret_value() else None
 
     @model_validator(mode="after")
     def _no_dev_tokens_in_production(self) -> "Settings":

@@ -185,6 +185,24 @@ class _Auth:
         return await self.app(scope, receive, send)
 
 
+def glitchtip_alert_payload(state: GlitchTipState, base: str, issue_ids: list[str]) -> dict[str, Any]:
+    """What GlitchTip's webhook recipient sends: Slack-style attachments, no id field, three issues at most."""
+    attachments, sections = [], []
+    for issue_id in issue_ids[:3]:
+        issue = state.issue_json(int(issue_id))
+        link = f"{base}/{state.org['slug']}/issues/{issue_id}"
+        attachments.append({
+            "title": issue["title"], "title_link": link, "text": issue["culprit"], "image_url": None,
+            "color": "#e52b50" if issue["level"] in ("error", "fatal") else None,
+            "fields": [{"title": "Project", "value": issue["project"]["name"], "short": True},
+                       {"title": "Environment", "value": "production", "short": True},
+                       {"title": "Release", "value": "booking@1.4.2", "short": False}],
+            "mrkdown_in": ["text"]})
+        sections.append({"activityTitle": issue["title"], "activitySubtitle": f"[View Issue {issue['shortId']}]({link})"})
+    return {"alias": "GlitchTip", "text": f"GlitchTip Alert ({len(issue_ids)} issues)", "attachments": attachments,
+            "sections": sections}
+
+
 def create_app(sandbox: Sandbox | None = None) -> Any:
     sandbox = sandbox or Sandbox()
     api = FastAPI(title="triageflow sandbox", docs_url=None, redoc_url=None, openapi_url=None)
@@ -231,6 +249,21 @@ def create_app(sandbox: Sandbox | None = None) -> Any:
     def clear_outbox():
         with sandbox.lock:
             sandbox.outbox.clear()
+
+    @api.post("/_sandbox/webhooks/glitchtip")
+    async def send_glitchtip_webhook(request: Request):
+        """POST a webhook shaped like GlitchTip's project alert (at most three issues listed) to `url`."""
+        spec = await request.json()
+        url, ids = spec.get("url"), [str(i) for i in spec.get("issue_ids") or []]
+        if not url or not ids:
+            return JSONResponse({"detail": "give url and issue_ids"}, status_code=422)
+        base = str(request.base_url).rstrip("/")
+        payload = glitchtip_alert_payload(sandbox.glitchtip, base, ids)
+        import httpx
+
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(url, json=payload, headers={"User-Agent": "python-requests/2.31.0"})
+        return {"status": response.status_code, "body": response.text, "payload": payload}
 
     @api.post("/_sandbox/reset", status_code=204)
     def reset():

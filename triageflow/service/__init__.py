@@ -1,0 +1,1 @@
+"""The web service: inbound webhooks and health."""
