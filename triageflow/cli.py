@@ -363,6 +363,15 @@ def serve(
 
 
 @app.command()
+@friendly_errors
+def bot() -> None:
+    """Run the Telegram bot (long polling) until Ctrl-C."""
+    from .bot import build_application
+
+    build_application(load_settings()).run_polling()
+
+
+@app.command()
 def sandbox(
     port: int = typer.Option(8765, help="loopback port to listen on (0: any free port)"),
     codebase_dir: Path = typer.Option(Path(".triageflow/sandbox/booking"), help="where to build the sample checkout"),

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_chat_id: str | None = Field(None, alias="TELEGRAM_CHAT_ID")
     telegram_api_url: str = Field("https://api.telegram.org", alias="TELEGRAM_API_URL")
+    telegram_allowed_chats: str = Field("", alias="TELEGRAM_ALLOWED_CHATS", description="comma-separated chat ids")
+    telegram_allowed_users: str = Field("", alias="TELEGRAM_ALLOWED_USERS", description="comma-separated user ids")
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_channel: str | None = Field(None, alias="SLACK_CHANNEL")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")

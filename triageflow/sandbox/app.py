@@ -81,6 +81,7 @@ class Sandbox:
     lock: threading.Lock = field(default_factory=threading.Lock)
     outbox: Outbox = field(default_factory=Outbox)
     updates: list[dict[str, Any]] = field(default_factory=list)
+    last_update_id: int = 0
 
     def __post_init__(self) -> None:
         self.glitchtip = GlitchTipState(self.now, self.token)
@@ -264,6 +265,31 @@ def create_app(sandbox: Sandbox | None = None) -> Any:
         async with httpx.AsyncClient(timeout=30) as client:
             response = await client.post(url, json=payload, headers={"User-Agent": "python-requests/2.31.0"})
         return {"status": response.status_code, "body": response.text, "payload": payload}
+
+    @api.post("/_sandbox/telegram/updates", status_code=201)
+    async def queue_update(request: Request):
+        """Queue what a Telegram user does for the bot's next getUpdates: a message, or a button press."""
+        spec = await request.json()
+        with sandbox.lock:
+            update_id = max((u["update_id"] for u in sandbox.updates), default=sandbox.last_update_id) + 1
+            sandbox.last_update_id = update_id
+            user = {"id": int(spec.get("user_id", 1001)), "is_bot": False, "first_name": spec.get("first_name", "Ann"),
+                    "username": spec.get("username", "ann")}
+            chat = {"id": int(spec.get("chat_id", TELEGRAM_CHAT_ID)), "type": "group", "title": "on-call"}
+            now = int(datetime.now(timezone.utc).timestamp())
+            if "callback_data" in spec:
+                update = {"update_id": update_id, "callback_query": {
+                    "id": f"cbq-{update_id}", "from": user, "chat_instance": "sandbox", "data": spec["callback_data"],
+                    "message": {"message_id": int(spec.get("message_id", 1)), "date": now, "chat": chat, "text": "…"}}}
+            else:
+                text = str(spec.get("text", ""))
+                command = text.split()[0] if text.startswith("/") else ""
+                message = {"message_id": update_id, "date": now, "chat": chat, "from": user, "text": text}
+                if command:
+                    message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+                update = {"update_id": update_id, "message": message}
+            sandbox.updates.append(update)
+        return update
 
     @api.post("/_sandbox/reset", status_code=204)
     def reset():
