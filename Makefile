@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python bench/runbook_matching.py
 	$(BIN)/python bench/investigate.py
 	$(BIN)/python bench/metrics_aggregation.py
+	$(BIN)/python bench/webhook_latency.py
 
 sandbox: install
 	$(BIN)/triage sandbox

@@ -357,8 +357,17 @@ def serve(
     s = load_settings()
     if s.webhook_secret is None:
         err.print("[yellow]WEBHOOK_SECRET is not set: webhooks will be refused (503)[/yellow]")
-    # finish what an earlier run accepted but did not complete
-    threading.Thread(target=sweep_pending, args=(s,), name="webhook-sweep", daemon=True).start()
+    def sweep_forever() -> None:  # finish what was accepted but not completed, now and every minute
+        import time
+
+        while True:
+            try:
+                sweep_pending(s)
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                err.print(f"[yellow]webhook sweep: {exc}[/yellow]")
+            time.sleep(60)
+
+    threading.Thread(target=sweep_forever, name="webhook-sweep", daemon=True).start()
     uvicorn.run(create_service(), host=host or s.service_host, port=port or s.service_port, log_level="info")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+
+import httpx
 from pathlib import Path
 
 from rich.console import Console
@@ -84,7 +86,6 @@ def run_demo(database_url: str, console: Console) -> int:
 
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             report = daily_metrics(force=True)
-        import httpx
 
         outbox = httpx.get(f"{server.url}/_sandbox/outbox").json()
         console.print(f"delivery: {report['delivery']}; the sandbox outbox now holds "
@@ -93,6 +94,36 @@ def run_demo(database_url: str, console: Console) -> int:
         if message:
             console.print("Telegram message as sent (HTML):\n", markup=False, highlight=False)
             console.print(message["text"], markup=False, highlight=False)
+
+        console.rule("web service: a GlitchTip webhook → alert in Telegram → investigation")
+        import time
+
+        from .sandbox.server import LoopbackServer
+        from .service.app import create_service
+
+        os.environ.setdefault("WEBHOOK_SECRET", "demo-webhook-secret-0001")
+        reset_settings()
+        first_error = next(i for i in issues if i.level == "error")
+        with LoopbackServer(create_service()) as service:
+            sent = httpx.post(f"{server.url}/_sandbox/webhooks/glitchtip", timeout=60, json={
+                "url": f"{service.url}/webhooks/glitchtip?token={os.environ['WEBHOOK_SECRET']}",
+                "issue_ids": [first_error.id]}).json()
+            console.print(f"GlitchTip-style webhook for issue {first_error.id} → service answered {sent['status']}")
+            deadline, alert = time.monotonic() + 120, None
+            while time.monotonic() < deadline and alert is None:
+                alert = next((m for m in httpx.get(f"{server.url}/_sandbox/outbox").json()
+                              if m["method"] == "sendMessage" and "Open in GlitchTip" in m["text"]), None)
+                time.sleep(0.2)
+            if alert:
+                console.print("Telegram alert as sent (HTML):\n", markup=False, highlight=False)
+                console.print(alert["text"], markup=False, highlight=False)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                with glitchtip_from_settings(load_settings()) as gt:
+                    if any(f"triageflow:investigation:{first_error.id}" in c.text for c in gt.comments(first_error.id)):
+                        console.print(f"investigation comment posted on issue {first_error.id}")
+                        break
+                time.sleep(0.5)
 
         broken = [r for r in results if r["status"] == "failed"]
         console.rule("[green]demo finished" if not broken else "[red]demo finished with broken integrations")

@@ -253,13 +253,17 @@ def create_app(sandbox: Sandbox | None = None) -> Any:
 
     @api.post("/_sandbox/webhooks/glitchtip")
     async def send_glitchtip_webhook(request: Request):
-        """POST a webhook shaped like GlitchTip's project alert (at most three issues listed) to `url`."""
+        """POST a webhook shaped like GlitchTip's project alert (at most three issues listed) to `url`;
+        without `url`, only answer the payload."""
         spec = await request.json()
         url, ids = spec.get("url"), [str(i) for i in spec.get("issue_ids") or []]
-        if not url or not ids:
-            return JSONResponse({"detail": "give url and issue_ids"}, status_code=422)
+        unknown = [i for i in ids if not i.isdigit() or int(i) not in sandbox.glitchtip.issues]
+        if not ids or unknown:
+            return JSONResponse({"detail": f"give issue_ids of seeded issues (unknown: {unknown})"}, status_code=422)
         base = str(request.base_url).rstrip("/")
         payload = glitchtip_alert_payload(sandbox.glitchtip, base, ids)
+        if not url:
+            return {"payload": payload}
         import httpx
 
         async with httpx.AsyncClient(timeout=30) as client:

@@ -61,15 +61,27 @@ def start_investigation(issue_id: str, s: Settings) -> str:
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value() and _deployment_exists():
-        from prefect.events import emit_event
-
-        emit_event(event=ALERT_EVENT, resource={"prefect.resource.id": f"glitchtip.issue.{issue_id}"},
-                   payload={"issue_id": issue_id})
+        _post_event(PREFECT_API_URL.value(), issue_id)
         return "event"
     from flows.investigate import investigate_issue
 
     state = investigate_issue(issue_id, return_state=True)
     return "in-process" if state.is_completed() else f"in-process: {state.name}"
+
+
+def _post_event(api_url: str, issue_id: str) -> None:
+    """Post the event to the Prefect API and wait for its answer (204): an alert's investigation must not
+    sit in the background event worker's queue when the process ends."""
+    import httpx
+    from prefect.events import Event
+    from prefect.settings import PREFECT_API_KEY
+
+    event = Event(event=ALERT_EVENT, resource={"prefect.resource.id": f"glitchtip.issue.{issue_id}"},
+                  payload={"issue_id": issue_id})
+    headers = {"Authorization": f"Bearer {PREFECT_API_KEY.value()}"} if PREFECT_API_KEY.value() else {}
+    response = httpx.post(f"{api_url.rstrip('/')}/events", json=[event.model_dump(mode="json")], headers=headers,
+                          timeout=10)
+    response.raise_for_status()
 
 
 def _deployment_exists() -> bool:
