@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 EVENT_COLUMNS = ["issue_id", "at", "component", "service", "level", "project"]
@@ -129,37 +130,52 @@ def aggregate(frame: pd.DataFrame, issues: dict[str, dict[str, Any]], window: Wi
     """The report for `window`. `issues` maps issue id → {title, level, first_seen, status}; `history` maps
     component → {day: events} of earlier reports (the previous day and the week before). With
     `history_is_complete`, a day missing from it had no events (it was rebuilt from the events)."""
-    in_window = frame[(frame["at"] >= window.start) & (frame["at"] < window.end)]
-    before = frame[frame["at"] < window.start]
+    unit = frame["at"].dt.unit
+    at = frame["at"].array.asi8  # integers in the column's own unit: no per-row Timestamp objects
+    lo, hi = _epoch(window.start, unit), _epoch(window.end, unit)
+    inside = (at >= lo) & (at < hi)
+    every = bool(inside.all())
+    in_window = frame if every else frame[inside]
 
     def line(issue_id: str, events: int, component: str) -> IssueLine:
         meta = issues.get(issue_id, {})
         return IssueLine(issue_id, meta.get("title", ""), int(events), meta.get("level", ""), component, link(issue_id))
 
-    # one two-key count gives events and issues per component, and events per issue
-    pairs = in_window.groupby(["component", "issue_id"], observed=True).size()
-    pairs = pairs[pairs > 0]
-    by_pair = pairs.reset_index(name="events")
-    by_pair["component"] = by_pair["component"].astype(str)
-    by_pair["issue_id"] = by_pair["issue_id"].astype(str)
-    main = by_pair.sort_values("events").drop_duplicates("issue_id", keep="last").set_index("issue_id")
-    per_issue = pd.DataFrame({"events": by_pair.groupby("issue_id")["events"].sum(), "component": main["component"]})
+    # counting on category codes: one bincount over (component, issue) pairs gives events and issues per
+    # component and events per issue; services, levels and fatal events are bincounts too
+    comp_codes, comps = _codes(in_window["component"])
+    issue_codes, issue_labels = _codes(in_window["issue_id"])
+    pair_counts = np.bincount(comp_codes.astype(np.int64) * len(issue_labels) + issue_codes,
+                              minlength=len(comps) * len(issue_labels)).reshape(len(comps), len(issue_labels))
+    issue_events = pair_counts.sum(axis=0)
+    seen = np.flatnonzero(issue_events)
+    main_component = pair_counts.argmax(axis=0) if pair_counts.size else np.zeros(len(issue_labels), dtype=np.int64)
+    per_issue = pd.DataFrame({"events": issue_events[seen], "component": [comps[c] for c in main_component[seen]]},
+                             index=pd.Index([issue_labels[i] for i in seen], name="issue_id"))
     new_ids = {i for i in per_issue.index if (fs := issues.get(i, {}).get("first_seen")) and fs >= window.start}
-    first_in = in_window.groupby("issue_id", observed=True)["at"].min()
-    first_in.index = first_in.index.astype(str)  # plain labels: categorical indexes of unlike sizes do not align
-    last_before = before.groupby("issue_id", observed=True)["at"].max()
-    last_before.index = last_before.index.astype(str)
-    last_before = last_before.reindex(first_in.index)
-    gap = (first_in - last_before).dropna()
-    quiet_then_back = {str(i) for i in gap[gap >= pd.Timedelta(days=3)].index}
+    quiet_then_back: set[str] = set()
+    if not every:
+        before = frame[at < lo]
+        if len(before):
+            first_in = in_window.groupby("issue_id", observed=True)["at"].min()
+            first_in.index = first_in.index.astype(str)  # plain labels: categorical indexes of unlike sizes misalign
+            last_before = before.groupby("issue_id", observed=True)["at"].max()
+            last_before.index = last_before.index.astype(str)
+            gap = (first_in - last_before.reindex(first_in.index)).dropna()
+            quiet_then_back = {str(i) for i in gap[gap >= pd.Timedelta(days=3)].index}
     regressed_ids = (quiet_then_back | (set(reopened_ids) & set(per_issue.index))) - new_ids
 
-    grouped = by_pair.groupby("component").agg(events=("events", "sum"), issues=("issue_id", "size"))
-    fatal_counts = in_window[in_window["level"] == "fatal"].groupby("component", observed=True).size()
-    fatal = {str(k): int(v) for k, v in fatal_counts.items()}
+    comp_events = pair_counts.sum(axis=1)
+    comp_issues = (pair_counts > 0).sum(axis=1)
+    grouped = pd.DataFrame({"events": comp_events, "issues": comp_issues}, index=comps)
+    level_codes, levels_seen = _codes(in_window["level"])
+    fatal = {}
+    if "fatal" in levels_seen:
+        fatal_counts = np.bincount(comp_codes[level_codes == levels_seen.index("fatal")], minlength=len(comps))
+        fatal = {comps[c]: int(n) for c, n in enumerate(fatal_counts) if n}
     issues_by_component: dict[str, set[str]] = {}
-    for issue_id, comp in zip(by_pair["issue_id"], by_pair["component"]):
-        issues_by_component.setdefault(comp, set()).add(issue_id)
+    for c, i in zip(*np.nonzero(pair_counts)):
+        issues_by_component.setdefault(comps[c], set()).add(issue_labels[i])
     components = []
     for component, row in grouped[grouped["events"] > 0].iterrows():
         past = history.get(str(component), {})
@@ -180,8 +196,10 @@ def aggregate(frame: pd.DataFrame, issues: dict[str, dict[str, Any]], window: Wi
             average_7d=round(sum(week) / len(week), 1) if week else None, trend=trend, rising=rising,
             priority=_priority(int(row["events"]), fatal.get(str(component), 0), thresholds)))
     components.sort(key=lambda c: (c.priority, -c.events, c.component))
-    services = in_window.groupby("service", observed=True).size().sort_values(ascending=False)
-    levels = in_window.groupby("level", observed=True).size()
+    service_codes, service_labels = _codes(in_window["service"])
+    service_counts = np.bincount(service_codes, minlength=len(service_labels))
+    services = pd.Series(service_counts, index=service_labels).sort_values(ascending=False, kind="stable")
+    levels = pd.Series(np.bincount(level_codes, minlength=len(levels_seen)), index=levels_seen)
     top = per_issue.rename_axis("issue_id").reset_index().sort_values(
         ["events", "issue_id"], ascending=[False, True]).set_index("issue_id").head(10)
     previous_totals = [h.get(window.previous.day) for h in history.values() if window.previous.day in h]
@@ -197,6 +215,18 @@ def aggregate(frame: pd.DataFrame, issues: dict[str, dict[str, Any]], window: Wi
         new_issues=[line(i, per_issue.loc[i, "events"], str(per_issue.loc[i, "component"])) for i in sorted(new_ids)],
         regressed=[line(i, per_issue.loc[i, "events"], str(per_issue.loc[i, "component"])) for i in sorted(regressed_ids)],
         resolved=len(resolved_ids))
+
+
+def _epoch(moment: datetime, unit: str) -> int:
+    """`moment` as an integer count of `unit` since the epoch (UTC), like the column's own values."""
+    naive = pd.Timestamp(moment).tz_convert("UTC").tz_localize(None).to_datetime64()
+    return int(naive.astype(f"datetime64[{unit}]").astype(np.int64))
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Category codes and labels of a column (made categorical when it is not)."""
+    cat = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+    return cat.cat.codes.to_numpy().astype(np.int64), [str(c) for c in cat.cat.categories]
 
 
 def daily_counts(frame: pd.DataFrame, end: datetime, end_day: date, days: int) -> pd.DataFrame:
