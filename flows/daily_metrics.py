@@ -59,42 +59,44 @@ def collect_events(gt: GlitchTip, since: datetime) -> tuple[list[dict[str, Any]]
     return rows, meta
 
 
-@task(name="send-telegram", retries=2, retry_delay_seconds=exponential_backoff(2), retry_condition_fn=transient_only,
-      cache_policy=NO_CACHE)
-def send_telegram(html: str, chart: bytes, caption: str, buttons: list, *, period: str, day: date, dry_run: bool,
-                  force: bool, database_url: str) -> str:
-    if not force and delivered(database_url, period, day, "telegram"):
+def deliver_once(channel: str, send, *, period: str, day: date, dry_run: bool, force: bool, database_url: str,
+                 detail: dict) -> str:
+    """Send a day's report to one channel unless it already went there: recorded, audited, dry-run-able."""
+    if not force and delivered(database_url, period, day, channel):
         return "already sent"
-    with audited(database_url, "telegram", "report.send", f"{period}:{day}", dry_run=dry_run,
-                 detail={"chars": len(html)}) as entry:
+    with audited(database_url, channel, "report.send", f"{period}:{day}", dry_run=dry_run, detail=detail) as entry:
         if dry_run:
             return "dry-run"
-        mark_delivery(database_url, period, day, "telegram", "sending")
+        mark_delivery(database_url, period, day, channel, "sending")
+        reference = send()
+        entry.detail["reference"] = reference
+        mark_delivery(database_url, period, day, channel, "sent", reference)
+        return "sent"
+
+
+@task(name="send-telegram", retries=2, retry_delay_seconds=exponential_backoff(2), retry_condition_fn=transient_only,
+      cache_policy=NO_CACHE)
+def send_telegram(html: str, chart: bytes, caption: str, buttons: list, **once) -> str:
+    def send() -> str:
         client = telegram_from_settings(load_settings())
         message_id = client.send_message(html, buttons)
         client.send_photo(chart, caption)
-        entry.detail["message_id"] = message_id
-        mark_delivery(database_url, period, day, "telegram", "sent", f"message {message_id}")
-        return "sent"
+        return f"message {message_id}"
+
+    return deliver_once("telegram", send, detail={"chars": len(html)}, **once)
 
 
 @task(name="send-slack", retries=2, retry_delay_seconds=exponential_backoff(2), retry_condition_fn=transient_only,
       cache_policy=NO_CACHE)
-def send_slack(text: str, blocks: list, chart: bytes, *, period: str, day: date, dry_run: bool, force: bool,
-               database_url: str) -> str:
-    if not force and delivered(database_url, period, day, "slack"):
-        return "already sent"
-    with audited(database_url, "slack", "report.send", f"{period}:{day}", dry_run=dry_run,
-                 detail={"blocks": len(blocks)}) as entry:
-        if dry_run:
-            return "dry-run"
-        mark_delivery(database_url, period, day, "slack", "sending")
+def send_slack(text: str, blocks: list, chart: bytes, **once) -> str:
+    def send() -> str:
         client = slack_from_settings(load_settings())
         ts = client.post_message(text, blocks)
-        client.upload_file(chart, f"errors-{day}.png", f"Errors per day by component to {day}", thread_ts=ts)
-        entry.detail["ts"] = ts
-        mark_delivery(database_url, period, day, "slack", "sent", f"ts {ts}")
-        return "sent"
+        client.upload_file(chart, f"errors-{once['day']}.png", f"Errors per day by component to {once['day']}",
+                           thread_ts=ts)
+        return f"ts {ts}"
+
+    return deliver_once("slack", send, detail={"blocks": len(blocks)}, **once)
 
 
 def build_and_send(day: date | None, hours: int, send: bool, dry_run: bool | None, force: bool, period: str,
