@@ -99,72 +99,76 @@ def send_slack(text: str, blocks: list, chart: bytes, **once) -> str:
     return deliver_once("slack", send, detail={"blocks": len(blocks)}, **once)
 
 
-def build_and_send(day: date | None, hours: int, send: bool, dry_run: bool | None, force: bool, period: str,
-                   thresholds: Thresholds) -> dict:
-    s = load_settings()
-    dry = s.triage_dry_run if dry_run is None else dry_run
-    logger = get_run_logger()
-    now = datetime.now(timezone.utc)
-    window = window_for(day, hours, now, period)
-    since = min(window.start, window.end - timedelta(days=LOOKBACK_DAYS))
-    with glitchtip_from_settings(s) as gt:
-        rows, meta = collect_events(gt, since)  # GlitchTip down: the run fails here, before anything is written
-    frame = events_frame(rows)
+def build_report(frame, meta: dict, window, s, thresholds: Thresholds, period: str):
+    """The report against its history (earlier days never reported are rebuilt from the events)."""
     before = previous_statuses(s.triage_database_url)
     resolved = {i for i, m in meta.items() if m["status"] == "resolved" and before.get(i) == "unresolved"}
     reopened = {i for i, m in meta.items() if m["status"] == "unresolved" and before.get(i) == "resolved"}
     backfill = daily_counts(frame, window.end, window.day, LOOKBACK_DAYS).to_dict("records") if period == "daily" else []
     history = load_history(s.triage_database_url, period, window.day - timedelta(days=LOOKBACK_DAYS * 7))
-    for row in backfill:  # days never reported are filled from the events themselves
+    for row in backfill:
         history.setdefault(row["component"], {}).setdefault(row["day"], row["error_count"])
-    history_before = {c: {d: n for d, n in days.items() if d < window.day} for c, days in history.items()}
-    report = aggregate(frame, meta, window, history=history_before, thresholds=thresholds, resolved_ids=resolved,
+    earlier = {c: {d: n for d, n in days.items() if d < window.day} for c, days in history.items()}
+    report = aggregate(frame, meta, window, history=earlier, thresholds=thresholds, resolved_ids=resolved,
                        reopened_ids=reopened, link=lambda i: issue_link(s.glitchtip_url, s.glitchtip_org, i),
                        history_is_complete=period == "daily")
     if not before:
         report.notes.append("Resolved counts start with the next report (no earlier statuses to compare).")
-    save_report(s.triage_database_url, report, backfill, {i: m["status"] for i, m in meta.items()})
-
-    chart_counts = {c: dict(days) for c, days in history_before.items()}
+    chart_counts = {c: dict(days) for c, days in earlier.items()}
     for c in report.components:
         chart_counts.setdefault(c.component, {})[window.day] = c.events
+    return report, backfill, chart_counts
+
+
+def deliver_report(report, chart: bytes, s, *, dry: bool, force: bool) -> tuple[dict[str, str], list[str]]:
+    """Each configured channel, each on its own: one that is down does not keep the report from the other."""
+    window = report.window
+    top = report.top_issues[0] if report.top_issues else None
+    buttons = [[(f"🔎 Investigate #{top.issue_id}", f"investigate:{top.issue_id}"),
+                ("Open in GlitchTip", top.link)]] if top else []
+    html = telegram_html(report)
+    fallback, blocks = slack_blocks(report)
+    if dry:
+        print(html)
+    once = dict(period=window.period, day=window.day, dry_run=dry, force=force, database_url=s.triage_database_url)
+    channels = {
+        "telegram": (s.telegram_bot_token and s.telegram_chat_id, lambda: send_telegram(
+            html, chart, f"<b>Errors per day by component, to {window.day}</b>", buttons, **once)),
+        "slack": (s.slack_bot_token and s.slack_channel, lambda: send_slack(fallback, blocks, chart, **once)),
+    }
+    outcomes: dict[str, str] = {}
+    failures: list[str] = []
+    with acting_as(f"flow:{window.period}-metrics"):
+        for name, (configured, send_it) in channels.items():
+            if not configured:
+                outcomes[name] = "not configured"
+                continue
+            try:
+                outcomes[name] = send_it()
+            except Exception as exc:  # noqa: BLE001 - recorded, and the run fails after the other channel
+                mark_delivery(s.triage_database_url, window.period, window.day, name, "failed", str(exc))
+                outcomes[name] = "failed"
+                failures.append(f"{name}: {exc}")
+    return outcomes, failures
+
+
+def build_and_send(day: date | None, hours: int, send: bool, dry_run: bool | None, force: bool, period: str,
+                   thresholds: Thresholds) -> dict:
+    s = load_settings()
+    dry = s.triage_dry_run if dry_run is None else dry_run
+    window = window_for(day, hours, datetime.now(timezone.utc), period)
+    with glitchtip_from_settings(s) as gt:  # GlitchTip down: the run fails here, before anything is written
+        rows, meta = collect_events(gt, min(window.start, window.end - timedelta(days=LOOKBACK_DAYS)))
+    report, backfill, chart_counts = build_report(events_frame(rows), meta, window, s, thresholds, period)
+    save_report(s.triage_database_url, report, backfill, {i: m["status"] for i, m in meta.items()})  # record first
     chart = components_chart(chart_counts, window.day)
     text = markdown(report)
     publish_markdown(f"{period}-metrics", text, f"{period} error report {window.day}")
     create_table_artifact(key=f"{period}-metrics-components", table=[asdict(c) for c in report.components],
                           description=f"{period} errors by component, {window.day}")
-
-    outcomes: dict[str, str] = {}
-    failures: list[str] = []
-    if send:
-        top = report.top_issues[0] if report.top_issues else None
-        buttons = [[(f"🔎 Investigate #{top.issue_id}", f"investigate:{top.issue_id}"),
-                    ("Open in GlitchTip", top.link)]] if top else []
-        html = telegram_html(report)
-        fallback, blocks = slack_blocks(report)
-        if dry:
-            print(html)
-        channels = {
-            "telegram": (s.telegram_bot_token and s.telegram_chat_id, lambda: send_telegram(
-                html, chart, f"<b>Errors per day by component, to {window.day}</b>", buttons, period=period,
-                day=window.day, dry_run=dry, force=force, database_url=s.triage_database_url)),
-            "slack": (s.slack_bot_token and s.slack_channel, lambda: send_slack(
-                fallback, blocks, chart, period=period, day=window.day, dry_run=dry, force=force,
-                database_url=s.triage_database_url)),
-        }
-        with acting_as(f"flow:{period}-metrics"):
-            for name, (configured, send_it) in channels.items():
-                if not configured:
-                    outcomes[name] = "not configured"
-                    continue
-                try:
-                    outcomes[name] = send_it()
-                except Exception as exc:  # one channel down must not keep the report from the other
-                    mark_delivery(s.triage_database_url, period, window.day, name, "failed", str(exc))
-                    outcomes[name] = "failed"
-                    failures.append(f"{name}: {exc}")
-    logger.info("%s report %s: %d events, %d issues; delivery %s", period, window.day, report.total_events,
-                report.total_issues, outcomes)
+    outcomes, failures = deliver_report(report, chart, s, dry=dry, force=force) if send else ({}, [])
+    get_run_logger().info("%s report %s: %d events, %d issues; delivery %s", period, window.day,
+                          report.total_events, report.total_issues, outcomes)
     if failures:
         raise ReportNotDelivered(f"report for {window.day} stored but not delivered to " + "; ".join(failures))
     return {"day": window.day.isoformat(), "total_events": report.total_events, "total_issues": report.total_issues,

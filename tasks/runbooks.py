@@ -201,15 +201,6 @@ class MatchResult:
         return self.runbook is not None
 
 
-_GLOBAL_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
-
-
-def _scoped(pattern: str) -> str:
-    """A pattern made safe to join with others: leading `(?s)` becomes a scoped `(?s:...)` group."""
-    m = _GLOBAL_FLAGS.match(pattern)
-    return f"(?{m.group(1)}:{pattern[m.end():]})" if m else f"(?:{pattern})"
-
-
 _MATCHERS: dict[tuple, tuple["RunbookMatcher", list[RunbookError]]] = {}
 TEXT_FIELDS = ("title", "culprit", "message", "exception_type", "tags", "any")
 

@@ -7,6 +7,7 @@ import json
 
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import text
 
 from models.db import engine_for
@@ -80,7 +81,8 @@ def create_service() -> FastAPI:
             alert = parse_glitchtip_alert(body)
         except WebhookError as exc:
             return _problem(422, {"field": exc.field, "reason": exc.reason})
-        delivery_id = store_delivery(s.triage_database_url, "glitchtip", body, alert.issue_ids, alert.total)
+        delivery_id = await run_in_threadpool(store_delivery, s.triage_database_url, "glitchtip", body,
+                                              alert.issue_ids, alert.total)
         background.add_task(process_delivery, delivery_id, s)
         return {"delivery": delivery_id, "issues": alert.issue_ids, "total": alert.total}
 
