@@ -18,7 +18,7 @@ from triageflow.prefect_server import prefect_server
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_deploy_all_then_an_alert_event_runs_the_investigation(tmp_path, triage_env):
+def test_deploy_all_then_an_alert_event_runs_the_investigation(tmp_path, triage_env, glitchtip):
     declared = {d["name"]: d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
     with prefect_server(tmp_path, "sqlite") as api_url:
         env = dict(os.environ, PREFECT_API_URL=api_url, TRIAGEFLOW_HOME=str(ROOT), PREFECT_CLI_PROMPT="false")
@@ -57,3 +57,12 @@ def test_deploy_all_then_an_alert_event_runs_the_investigation(tmp_path, triage_
                     id=DeploymentFilterId(any_=[deployments["investigate-issue"].id])))
                 time.sleep(0.3)
         assert runs and runs[0].parameters == {"issue_id": "9"}
+
+        # a worker on the pool picks the run up and the investigation lands on the issue
+        worker = subprocess.run(prefect + ["worker", "start", "--pool", "triageflow", "--run-once"], cwd=ROOT,
+                                env=env, capture_output=True, text=True, timeout=300)
+        assert worker.returncode == 0, worker.stdout[-2000:] + worker.stderr[-2000:]
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(runs[0].id).state
+        assert state.is_completed(), state
+        assert [c for c in glitchtip.comments(9) if "triageflow:investigation:9" in c.text]
