@@ -30,7 +30,7 @@ from models.investigations import (
 )
 from models.payloads import Issue
 from tasks.artifacts import publish_markdown
-from tasks.codebase import Codebase, CodebaseError, open_codebase, search, search_terms
+from tasks.codebase import Codebase, CodebaseError, codebase_head, open_codebase, search, search_terms
 from tasks.git_history import blame_line, commits_touching, humanize, rank_suspects, recent_commits
 from tasks.glitchtip_actions import comment_marker, post_comment_once
 from tasks.investigation_report import render
@@ -59,12 +59,14 @@ def _commit(c) -> CommitReport:
 @task(name="fetch-issue-and-event", retries=2, retry_delay_seconds=exponential_backoff(1),
       retry_condition_fn=transient_only, cache_policy=NO_CACHE)
 def fetch_issue_with_event(gt: GlitchTip, issue_id: str) -> tuple[Issue, dict[str, Any] | None, list[str]]:
-    """The issue and its latest event; an earlier event when the latest has no stack trace."""
-    issue = gt.issue(issue_id)
-    try:
-        event = gt.latest_event(issue_id).model_dump(by_alias=True, mode="json")
-    except NotFound:
-        return issue, None, ["no event is stored for this issue"]
+    """The issue and its latest event (asked at once); an earlier event when the latest has no stack trace."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        latest = pool.submit(gt.latest_event, issue_id)
+        issue = gt.issue(issue_id)  # an unknown issue fails here, with its own message
+        try:
+            event = latest.result().model_dump(by_alias=True, mode="json")
+        except NotFound:
+            return issue, None, ["no event is stored for this issue"]
     if frames_from_event(event):
         return issue, event, []
     for older in gt.events(issue_id, max_pages=1):
@@ -172,9 +174,10 @@ def frame_reports(frames: list[StackFrame], codebase: Codebase | None) -> list[F
 
 @task(name="gather-evidence", cache_key_fn=_keyed("evidence"), cache_expiration=CACHE_FOR, retries=2,
       retry_delay_seconds=exponential_backoff(1), retry_condition_fn=transient_only)
-def gather_evidence(key: str, issue: Issue, frames: list[StackFrame], codebase: Codebase | None,
+def gather_evidence(key: str, issue: Issue, frames: list[StackFrame], codebase_path: str | None,
                     inv: Investigation) -> Investigation:
-    """Code search, git history and similar issues side by side, cached as one result per issue and event.
+    """Frames mapped to files, code search, git history and similar issues (side by side), cached as one
+    result per issue, latest event and codebase commit.
 
     One task rather than three: each task run costs 30-100 ms against the Prefect API, more than the
     work itself on a 5,000-file repository (bench/investigate.py).
@@ -182,6 +185,13 @@ def gather_evidence(key: str, issue: Issue, frames: list[StackFrame], codebase: 
     inv = inv.model_copy(deep=True)
     pool = ThreadPoolExecutor(max_workers=3)
     futures = {"similar": pool.submit(find_similar_issues, issue)}
+    codebase = None
+    if codebase_path is not None:
+        try:
+            codebase = open_codebase(codebase_path)
+        except CodebaseError as exc:  # changed since the flow looked: say so, keep the rest
+            inv.limitations.append(f"codebase not searched: {exc}")
+    inv.frames = frame_reports(frames, codebase)
     if codebase is not None:
         frame_files = [(f.repo_path, f.line) for f in inv.frames if f.repo_path]
         unmapped = [f.location for f in inv.frames if not f.repo_path]
@@ -213,18 +223,19 @@ def investigate_issue(issue_id: str, post_comment: bool = True, dry_run: bool | 
         issue, event, limitations = fetch_issue_with_event(gt, str(issue_id))
         frames = in_app_frames(frames_from_event(event)) if event else []
         try:
-            codebase = open_codebase(s.codebase_path)
+            head = codebase_head(s.codebase_path)  # only the commit here: the file list is read on a cache miss
         except CodebaseError as exc:
-            codebase, limitations = None, limitations + [f"codebase not searched: {exc}"]
+            head, limitations = None, limitations + [f"codebase not searched: {exc}"]
         event_id = event.get("eventID") if event else None
         draft = Investigation(
             issue_id=issue.id, short_id=issue.short_id, title=issue.title, level=issue.level, status=issue.status,
             project=issue.project.slug, events=issue.event_count, first_seen=issue.first_seen,
             last_seen=issue.last_seen, culprit=issue.culprit, event_id=event_id,
-            link=issue_link(s.glitchtip_url, s.glitchtip_org, issue.id), frames=frame_reports(frames, codebase),
+            link=issue_link(s.glitchtip_url, s.glitchtip_org, issue.id),
             stack_excerpt=stack_excerpt(frames), limitations=list(limitations))
-        key = f"{issue.id}:{event_id or 'none'}:{codebase.head if codebase else 'none'}"
-        state = gather_evidence.with_options(refresh_cache=force)(key, issue, frames, codebase, draft,
+        key = f"{issue.id}:{event_id or 'none'}:{head or 'none'}"
+        codebase_path = str(s.codebase_path) if head else None
+        state = gather_evidence.with_options(refresh_cache=force)(key, issue, frames, codebase_path, draft,
                                                                   return_state=True)
         cached = state.name == "Cached"
         inv = state.result()

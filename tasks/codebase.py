@@ -74,6 +74,19 @@ def _git(root: Path, *args: str, timeout: float = 10.0) -> str:
     return done.stdout
 
 
+def codebase_head(path: Path | str | None) -> str:
+    """The commit checked out at `path` (one git call); CodebaseError when it cannot be searched."""
+    if path is None:
+        raise CodebaseError("no codebase configured (CODEBASE_PATH is not set)")
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise CodebaseError(f"CODEBASE_PATH {root} is not a folder")
+    try:
+        return _git(root, "rev-parse", "HEAD").strip()
+    except CodebaseError as exc:
+        raise CodebaseError(f"CODEBASE_PATH {root} is not a git checkout with commits ({exc})") from None
+
+
 def open_codebase(path: Path | str | None) -> Codebase:
     if path is None:
         raise CodebaseError("no codebase configured (CODEBASE_PATH is not set)")
