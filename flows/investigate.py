@@ -41,6 +41,7 @@ from tasks.stacktrace import StackFrame, frames_from_event, in_app_frames, stack
 from triageflow.audit import acting_as
 from triageflow.clients.errors import NotFound
 from triageflow.clients.glitchtip import GlitchTip, glitchtip_from_settings
+from triageflow.scrub import scrub, scrub_data
 from triageflow.settings import load_settings
 
 CACHE_FOR = timedelta(hours=24)
@@ -153,8 +154,8 @@ def record_investigation(database_url: str, inv: Investigation, *, cached: bool,
     except Exception:  # noqa: BLE001 - outside a run, there is none
         flow_run_id = None
     with session_scope(database_url) as session:
-        row = InvestigationLog(issue_id=inv.issue_id, title=inv.title[:500], event_id=inv.event_id,
-                               result=inv.model_dump(mode="json"), duration_ms=int(inv.seconds * 1000), cached=cached,
+        row = InvestigationLog(issue_id=inv.issue_id, title=scrub(inv.title)[:500], event_id=inv.event_id,
+                               result=scrub_data(inv.model_dump(mode="json")), duration_ms=int(inv.seconds * 1000), cached=cached,
                                comment_id=comment_id, comment_status=comment_status, dry_run=dry_run,
                                flow_run_id=flow_run_id)
         session.add(row)
@@ -249,8 +250,8 @@ def investigate_issue(issue_id: str, post_comment: bool = True, dry_run: bool | 
             comment_id, comment_status = outcome.comment_id, outcome.reason
     record_investigation(s.triage_database_url, inv, cached=cached, comment_id=comment_id,
                          comment_status=comment_status, dry_run=dry)
-    publish_markdown(f"investigation-{issue.id}", markdown, f"investigation of issue {issue.id}")
+    publish_markdown(f"investigation-{issue.id}", scrub(markdown), f"investigation of issue {issue.id}")
     logger.info("issue %s investigated in %.2f s (%s); comment: %s", issue.id, inv.seconds,
                 "cached" if cached else "fresh", comment_status)
-    return {"investigation": inv.model_dump(mode="json"), "markdown": markdown, "comment_id": comment_id,
+    return {"investigation": scrub_data(inv.model_dump(mode="json")), "markdown": scrub(markdown), "comment_id": comment_id,
             "comment_status": comment_status, "cached": cached, "dry_run": dry}

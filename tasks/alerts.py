@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from models.payloads import Event, Issue
+from triageflow.scrub import scrub
 
 from .stacktrace import frames_from_event, in_app_frames, stack_excerpt
 
@@ -52,7 +53,7 @@ def parse_glitchtip_alert(body: Any) -> GlitchTipAlert:
 
 def alert_html(issue: Issue, event: Event | None, link: str, stack_limit: int = 500) -> str:
     """The rich alert: what, where, how often, since when, the top of the in-app stack, the tags, the link."""
-    h = lambda text: escape(str(text), quote=False)  # noqa: E731
+    h = lambda text: escape(scrub(str(text)), quote=False)  # noqa: E731 - users' data never reaches the chat
     tags = {t.key: t.value for t in event.tags} if event else {}
     component = tags.get("component") or issue.project.slug
     lines = [
@@ -68,7 +69,7 @@ def alert_html(issue: Issue, event: Event | None, link: str, stack_limit: int = 
     shown = {k: v for k, v in tags.items() if k in ("environment", "release", "server_name", "operation", "component")}
     if shown:
         lines.append(h(" · ".join(f"{k}={v}" for k, v in shown.items())))
-    lines.append(f'<a href="{h(link)}">Open in GlitchTip</a>')
+    lines.append(f'<a href="{escape(link)}">Open in GlitchTip</a>')  # our own link: escaped, not scrubbed
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from tasks.similarity import issue_link
 from .audit import acting_as, audited
 from .clients.errors import ClientError
 from .clients.glitchtip import glitchtip_from_settings
+from .scrub import scrub
 from .settings import Settings, load_settings
 
 LIMIT = 4000
@@ -36,7 +37,8 @@ PERIODS = {"24h": 1, "7d": 7, "30d": 30}
 
 
 def h(text) -> str:
-    return escape(str(text), quote=False)
+    """Escaped for Telegram's HTML, personal data scrubbed first."""
+    return escape(scrub(str(text)), quote=False)
 
 
 def _ids(raw: str) -> set[int]:
@@ -109,7 +111,7 @@ class TriageBot:
             return f"✅ No unresolved issues{where} seen in the last {hours} h."
         lines = [f"<b>{len(seen)} unresolved issues{where} seen in the last {hours} h</b> (top 10 by events)"]
         for i in seen[:10]:
-            lines.append(f'<a href="{h(self._link(i.id))}">#{h(i.id)}</a> {h(i.level)} · {i.event_count} · '
+            lines.append(f'<a href="{escape(self._link(i.id))}">#{h(i.id)}</a> {h(i.level)} · {i.event_count} · '
                          f"{h(i.title[:100])}")
         return "\n".join(lines)
 
@@ -175,7 +177,7 @@ class TriageBot:
         status = {"posted": "comment posted", "already posted": "already commented earlier"}.get(
             result["comment_status"], result["comment_status"])
         return (f"{h(summary_line(inv)).replace('**', '')}\n"
-                f'<a href="{h(inv.link)}">#{h(issue_id)}</a> · {h(status)}')
+                f'<a href="{escape(inv.link)}">#{h(issue_id)}</a> · {h(status)}')
 
     async def ask_to_change(self, update: Update, context: ContextTypes.DEFAULT_TYPE, status: str,
                             issue_id: str | None = None) -> None:

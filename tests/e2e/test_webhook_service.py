@@ -126,3 +126,17 @@ def test_a_failed_delivery_stays_pending_and_the_sweep_finishes_it(prefect_harne
 def test_health_reports_database_and_prefect(triage_env, service):
     response = httpx.get(f"{service.url}/health")
     assert response.status_code == 200 and response.json()["database"] == "ok"
+
+
+def test_personal_data_never_reaches_the_chat_or_the_database(prefect_harness, triage_env, service, control):
+    send(control, service, ["11"])  # "Payment gateway rejected card 4111-1111-1111-1111", users' emails in tags
+    url = triage_env["TRIAGE_DATABASE_URL"]
+    wait_for(lambda: deliveries(url) and deliveries(url)[0].status == "done", 120)
+    alert = next(m for m in control.outbox("telegram") if m["method"] == "sendMessage")
+    assert "4111" not in alert["text"] and "[card]" in alert["text"]
+    from models.investigations import InvestigationLog
+
+    with session_scope(url) as s:
+        stored = [str(r.result) + r.title for r in s.exec(select(InvestigationLog))]
+        stored += [str(d.body) for d in s.exec(select(WebhookDelivery))]
+    assert stored and not any("4111-1111-1111-1111" in text or "@example.com" in text for text in stored)
