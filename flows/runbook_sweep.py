@@ -24,6 +24,7 @@ from tasks.runbook_links import (
 from tasks.runbooks import IssueFacts, RunbookMatcher, runbook_link
 from triageflow.audit import acting_as
 from triageflow.clients.glitchtip import GlitchTip, glitchtip_from_settings
+from triageflow.scrub import scrub
 from triageflow.settings import load_settings
 
 
@@ -97,7 +98,7 @@ def runbook_sweep(query: str = "is:unresolved", dry_run: bool | None = None) -> 
             if decision.action == "link":
                 outcome = link_runbook(gt, matcher, issue, decision.runbook_id, dry_run=dry,
                                        database_url=s.triage_database_url, base_url=s.runbooks_base_url)
-            rows.append(SweepRow(issue.id, issue.title, decision.runbook_id, outcome))
+            rows.append(SweepRow(issue.id, scrub(issue.title), decision.runbook_id, outcome))
     counts = summarize(rows)
     create_table_artifact(key="runbook-sweep", table=[asdict(r) for r in rows],
                           description=f"runbook sweep of {query!r}" + (" (dry-run)" if dry else ""))
