@@ -74,13 +74,19 @@ def _git(root: Path, *args: str, timeout: float = 10.0) -> str:
     return done.stdout
 
 
-def codebase_head(path: Path | str | None) -> str:
-    """The commit checked out at `path` (one git call); CodebaseError when it cannot be searched."""
+def _folder(path: Path | str | None) -> Path:
+    """CODEBASE_PATH as a folder that exists; CodebaseError naming what is wrong otherwise."""
     if path is None:
         raise CodebaseError("no codebase configured (CODEBASE_PATH is not set)")
     root = Path(path).expanduser()
     if not root.is_dir():
         raise CodebaseError(f"CODEBASE_PATH {root} is not a folder")
+    return root
+
+
+def codebase_head(path: Path | str | None) -> str:
+    """The commit checked out at `path` (one git call); CodebaseError when it cannot be searched."""
+    root = _folder(path)
     try:
         return _git(root, "rev-parse", "HEAD").strip()
     except CodebaseError as exc:
@@ -88,11 +94,7 @@ def codebase_head(path: Path | str | None) -> str:
 
 
 def open_codebase(path: Path | str | None) -> Codebase:
-    if path is None:
-        raise CodebaseError("no codebase configured (CODEBASE_PATH is not set)")
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise CodebaseError(f"CODEBASE_PATH {root} is not a folder")
+    root = _folder(path)
     try:
         facts = _git(root, "rev-parse", "--show-toplevel", "--is-shallow-repository").split("\n")
     except CodebaseError as exc:

@@ -157,11 +157,11 @@ class TriageBot:
         await self._reply(update, await asyncio.to_thread(self._investigate_text, issue_id, update))
 
     def _investigate_text(self, issue_id: str, update: Update) -> str:
-        from .service.alerting import _deployment_exists, start_investigation
+        from .service.alerting import deployment_exists, start_investigation
 
         user = update.effective_user
         with acting_as(f"telegram:{user.id if user else '?'}"):
-            if _deployment_exists():
+            if deployment_exists():
                 start_investigation(issue_id, self.s)
                 return f"Investigation of #{h(issue_id)} started on the Prefect server; its comment will be on the issue."
             from flows.investigate import investigate_issue

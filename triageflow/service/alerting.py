@@ -60,7 +60,7 @@ def start_investigation(issue_id: str, s: Settings) -> str:
     """Through a Prefect event when the triggered deployment exists; otherwise run the flow here."""
     from prefect.settings import PREFECT_API_URL
 
-    if PREFECT_API_URL.value() and _deployment_exists():
+    if PREFECT_API_URL.value() and deployment_exists():
         _post_event(PREFECT_API_URL.value(), issue_id)
         return "event"
     from flows.investigate import investigate_issue
@@ -84,7 +84,7 @@ def _post_event(api_url: str, issue_id: str) -> None:
     response.raise_for_status()
 
 
-def _deployment_exists() -> bool:
+def deployment_exists() -> bool:
     from prefect.client.orchestration import get_client
 
     try:
