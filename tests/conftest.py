@@ -11,8 +11,8 @@ import pytest
 
 from triageflow.settings import reset_settings
 
-# ../shared/peers beside the checkout holds what real servers and SDKs recorded
-PEERS = Path(os.environ.get("TRIAGE_PEERS_DIR") or Path(__file__).resolve().parents[2] / "shared" / "peers")
+# what real servers and SDKs recorded (copied from the team's shared recordings; JSON data only)
+PEERS = Path(__file__).resolve().parent / "fixtures" / "peers"
 
 POSTGRES_ADMIN_URL = os.environ.get("TRIAGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -24,7 +24,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 @pytest.fixture(scope="session")
 def peers() -> Path:
     if not PEERS.is_dir():
-        pytest.fail(f"recorded peers not found at {PEERS}; the tests need ../shared/peers beside the checkout")
+        pytest.fail(f"recorded peers not found at {PEERS}")
     return PEERS
 
 

@@ -1,4 +1,4 @@
-"""The Sentry-compatible REST API as a GlitchTip server really serves it (see ../shared/peers/glitchtip/NOTES.md)."""
+"""The Sentry-compatible REST API as a GlitchTip server really serves it (as the recordings in tests/fixtures/peers/glitchtip show)."""
 
 from __future__ import annotations
 

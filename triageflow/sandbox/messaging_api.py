@@ -1,5 +1,5 @@
 """Sandbox Telegram Bot API and Slack Web API, answering as python-telegram-bot and slack-sdk expect
-(see ../shared/peers/clients/NOTES.md) and keeping everything they were sent in the outbox."""
+(as the recorded client calls in tests/fixtures/peers/clients show) and keeping everything they were sent in the outbox."""
 
 from __future__ import annotations
 
