@@ -213,9 +213,11 @@ def gather_evidence(key: str, issue: Issue, frames: list[StackFrame], codebase_p
 
 
 @flow(name="investigate-issue", log_prints=True)
-def investigate_issue(issue_id: str, post_comment: bool = True, dry_run: bool | None = None,
+def investigate_issue(issue_id: str | int, post_comment: bool = True, dry_run: bool | None = None,
                       force: bool = False) -> dict:
-    """Investigate one GlitchTip issue and (by default) post the findings on it once."""
+    """Investigate one GlitchTip issue and (by default) post the findings on it once.
+
+    `issue_id` takes what a person types in the UI or CLI: `3` or `"3"`."""
     started = time.perf_counter()
     s = load_settings()
     dry = s.triage_dry_run if dry_run is None else dry_run

@@ -6,9 +6,11 @@ Searches use ripgrep when it is installed and a pure-Python scan otherwise; both
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sysconfig
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -153,12 +155,21 @@ class SearchResult:
     seconds: float
 
 
+def ripgrep_binary() -> str | None:
+    """`rg` on the PATH, else the one the `ripgrep` package installed beside this interpreter (a venv's bin/)."""
+    found = shutil.which("rg")
+    if found:
+        return found
+    beside = Path(sysconfig.get_path("scripts")) / "rg"
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
+
+
 def search(codebase: Codebase, terms: list[str], *, per_term: int = 5, timeout: float = 3.0,
            use_ripgrep: bool | None = None) -> SearchResult:
     started = time.monotonic()
     if not terms:
         return SearchResult([], "none", True, 0.0)
-    rg = shutil.which("rg") if use_ripgrep is not False else None
+    rg = ripgrep_binary() if use_ripgrep is not False else None
     if use_ripgrep and rg is None:
         raise CodebaseError("ripgrep (rg) is not installed")
     if rg:

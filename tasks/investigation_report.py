@@ -12,6 +12,11 @@ def _cell(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def identity(inv: Investigation) -> str:
+    """The short id when the server gives one (GlitchTip 4.2.1 sends it empty), else the issue number."""
+    return f"`{inv.short_id}`" if inv.short_id else f"issue {inv.issue_id}"
+
+
 def summary_line(inv: Investigation) -> str:
     where = inv.frames[0].location if inv.frames else (inv.culprit or "no stack trace")
     line = f"**{_cell(inv.title, 200)}** — fails at `{where}`"
@@ -27,7 +32,7 @@ def summary_line(inv: Investigation) -> str:
 def render(inv: Investigation, *, excerpt_limit: int = 1000) -> str:
     out = [
         f"### Automated investigation: {_cell(inv.title, 200)}",
-        f"`{inv.short_id}` · {inv.level} · {inv.events} events · project {inv.project} · "
+        f"{identity(inv)} · {inv.level} · {inv.events} events · project {inv.project} · "
         f"first seen {inv.first_seen:%Y-%m-%d %H:%M} UTC · last seen {inv.last_seen:%Y-%m-%d %H:%M} UTC",
         "",
         summary_line(inv),

@@ -95,14 +95,13 @@ def postgres_available() -> bool:
     return ok
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    """An empty, migrated database: a SQLite file, and a fresh PostgreSQL database when the server answers."""
+def _database(request, tmp_path, *, migrated: bool):
     from models.db import dispose_all, upgrade
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'triage.db'}"
-        upgrade(url)
+        if migrated:
+            upgrade(url)
         yield url
         dispose_all()
         return
@@ -114,11 +113,24 @@ def database_url(request, tmp_path):
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
+    if migrated:
+        upgrade(url)
     yield url
     dispose_all()
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """An empty, migrated database: a SQLite file, and a fresh PostgreSQL database when the server answers."""
+    yield from _database(request, tmp_path, migrated=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def unmigrated_database_url(request, tmp_path):
+    """A database with no schema at all, as a new installation meets it."""
+    yield from _database(request, tmp_path, migrated=False)
 
 
 @pytest.fixture

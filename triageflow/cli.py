@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from models.db import SchemaNotReady
+
 from .clients.errors import ClientError
 from .scrub import scrub, scrub_data
 from .settings import ConfigError, load_settings, reset_settings
@@ -34,7 +36,7 @@ class _LazyConsole:
     def __getattr__(self, name):
         stream = sys.stderr if self._stderr else sys.stdout
         width = None if stream.isatty() else int(os.environ.get("COLUMNS", "200"))
-        return getattr(Console(stderr=self._stderr, width=width, file=stream), name)
+        return getattr(Console(stderr=self._stderr, width=width, file=stream, soft_wrap=width is not None), name)
 
 
 out = _LazyConsole()
@@ -54,6 +56,9 @@ def friendly_errors(fn):
         except ClientError as exc:
             err.print(f"[red]error:[/red] {scrub(str(exc))}")
             raise typer.Exit(1) from None
+        except SchemaNotReady as exc:
+            err.print(f"[red]database not ready:[/red] {exc}")
+            raise typer.Exit(2) from None
 
     return wrapper
 

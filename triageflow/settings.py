@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     triage_database_url: str = Field("sqlite:///.triageflow/triage.db", alias="TRIAGE_DATABASE_URL")
     triage_env: Literal["development", "production"] = Field("development", alias="TRIAGE_ENV")
     triage_dry_run: bool = Field(False, alias="TRIAGE_DRY_RUN")
+    triage_auto_migrate: bool = Field(True, alias="TRIAGE_AUTO_MIGRATE",
+                                      description="migrate the database on first use; off: `triage db upgrade` does")
     triage_backup_dir: Path = Field(Path(".triageflow/backups"), alias="TRIAGE_BACKUP_DIR")
     codebase_path: Path | None = Field(None, alias="CODEBASE_PATH")
     runbooks_dir: Path = Field(Path(__file__).resolve().parent.parent / "runbooks", alias="RUNBOOKS_DIR")
@@ -156,7 +158,7 @@ class Settings(BaseSettings):
 def load_settings(**overrides) -> Settings:
     """Build settings, turning pydantic's errors into one ConfigError that names each variable."""
     try:
-        return Settings(**overrides)
+        loaded = Settings(**overrides)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -165,6 +167,10 @@ def load_settings(**overrides) -> Settings:
             msg = str(err.get("msg", "")).removeprefix("Value error, ")
             lines.append(msg if name in msg else f"{name}: {msg}")
         raise ConfigError("; ".join(lines)) from None
+    from models.db import set_auto_migrate
+
+    set_auto_migrate(loaded.triage_auto_migrate)
+    return loaded
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.codebase import CodebaseError, open_codebase, search
+from tasks.codebase import CodebaseError, open_codebase, ripgrep_binary, search
 from tasks.git_history import blame_line, commits_touching, recent_commits
 from tasks.stacktrace import StackFrame
 
@@ -55,8 +55,8 @@ def test_frames_map_by_longest_path_suffix(repo):
 
 @pytest.mark.parametrize("engine", ["ripgrep", "python"])
 def test_search_respects_gitignore_and_skips_binary_files(repo, engine):
-    if engine == "ripgrep" and shutil.which("rg") is None:
-        pytest.fail("ripgrep is not installed (.ci/run installs it)")
+    if engine == "ripgrep" and ripgrep_binary() is None:
+        pytest.fail("ripgrep is not installed (the `ripgrep` package in pyproject.toml ships it)")
     result = search(open_codebase(repo), ["total_price"], use_ripgrep=(engine == "ripgrep"))
     assert result.engine == engine and result.complete
     assert [(m.path, m.line) for m in result.matches] == [("app/services/billing.py", 1)]

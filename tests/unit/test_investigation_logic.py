@@ -81,3 +81,13 @@ def test_comment_has_every_section_and_no_unescaped_table_breaks():
         assert heading in text
     assert "Average \\| the price" in text and "most likely introduced by `aaaaaaa`" in text
     assert "No runbook matches." in text and "Automated investigation by triageflow" in text
+
+
+def test_comment_header_names_the_issue_when_the_server_sends_no_short_id_or_culprit():
+    inv = Investigation(
+        issue_id="12", short_id="", title="Payment gateway timed out", level="error", status="unresolved",
+        project="booking", events=3, first_seen=NOW, last_seen=NOW, culprit="", event_id=None,
+        link="http://gt/acme/issues/12")
+    header = render(inv).splitlines()[1]
+    assert header.startswith("issue 12 · error · 3 events")
+    assert "``" not in render(inv)
