@@ -24,6 +24,17 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 db_app = typer.Typer(no_args_is_help=True, help="The database schema (Alembic migrations).")
 app.add_typer(db_app, name="db")
 runbooks_app = typer.Typer(no_args_is_help=True, help="Runbooks: list them, test the matcher, unlink an issue, sweep.")
+
+
+@app.callback()
+def _every_command() -> None:
+    """SIGTERM ends a command the way Ctrl-C does: `finally` blocks and exit hooks run, so a Prefect server that
+    the command (or Prefect itself, for an in-process flow run) started is stopped, not orphaned."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 app.add_typer(runbooks_app, name="runbooks")
 
 
@@ -372,8 +383,13 @@ def serve(
                 err.print(f"[yellow]webhook sweep: {exc}[/yellow]")
             time.sleep(60)
 
+    from .prefect_server import stop_shared_prefect
+
     threading.Thread(target=sweep_forever, name="webhook-sweep", daemon=True).start()
-    uvicorn.run(create_service(), host=host or s.service_host, port=port or s.service_port, log_level="info")
+    try:
+        uvicorn.run(create_service(), host=host or s.service_host, port=port or s.service_port, log_level="info")
+    finally:
+        stop_shared_prefect()  # the local Prefect server in-process investigations used, when there was one
 
 
 @app.command()
@@ -423,12 +439,15 @@ def sandbox_env(server) -> dict[str, str]:
 
 @app.command()
 def demo(
-    database_url: str = typer.Option("sqlite:///.triageflow/demo.db", help="where the demo keeps its tables"),
+    database_url: Optional[str] = typer.Option(None, help="where the demo keeps its tables (default: a fresh SQLite "
+                                                            "file under .triageflow/demo/)"),
+    keep: bool = typer.Option(False, "--keep", help="leave the Prefect server, the sandbox and the web service up "
+                                                    "until Ctrl-C"),
 ) -> None:
-    """Run the main job on embedded defaults: the sandbox, SQLite and a local Prefect."""
+    """Run the main job on embedded defaults: the sandbox, SQLite, a local Prefect server, its UI and a worker."""
     from .demo import run_demo
 
-    sys.exit(run_demo(database_url, out))
+    sys.exit(run_demo(database_url, out, keep=keep))
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+LOCAL_PREFECT_HOME = Path(".triageflow/prefect")
+"""Where a process with no PREFECT_API_URL keeps the local server it starts (kept between starts: faster)."""
 STARTUP_TIMEOUT = 300.0
 """A first start on an empty Prefect home migrates its database: 20–25 s on 2 cores, more under load."""
 
@@ -187,7 +189,7 @@ def ensure_prefect_api(home: Path, announce: Callable[[str], None] | None = None
             import atexit
 
             stack = contextlib.ExitStack()
-            server = stack.enter_context(prefect_server(home, announce=announce, point_settings=False))
+            server = stack.enter_context(prefect_server(home.resolve(), announce=announce, point_settings=False))
             atexit.register(stack.close)
             _shared.update(server=server, stack=stack)
             os.environ["PREFECT_API_URL"] = server.api_url

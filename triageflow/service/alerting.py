@@ -65,6 +65,10 @@ def start_investigation(issue_id: str, s: Settings) -> str:
         return "event"
     from flows.investigate import investigate_issue
 
+    from ..prefect_server import LOCAL_PREFECT_HOME, ensure_prefect_api
+
+    ensure_prefect_api(LOCAL_PREFECT_HOME)  # one local server for the service's in-process runs, not one per run
+
     state = investigate_issue(issue_id, return_state=True)
     return "in-process" if state.is_completed() else f"in-process: {state.name}"
 
