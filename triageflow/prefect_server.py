@@ -205,7 +205,19 @@ def stop_shared_prefect() -> None:
         stack = _shared.pop("stack", None)
         server = _shared.pop("server", None)
         if stack is not None:
+            _drain_prefect_workers()
             stack.close()  # type: ignore[union-attr]
             if os.environ.get("PREFECT_API_URL") == server.api_url:  # type: ignore[union-attr]
                 del os.environ["PREFECT_API_URL"]
                 refresh_global_settings_context()
+
+
+def _drain_prefect_workers() -> None:
+    """Send what Prefect's background log and event workers still hold while the server is up, so their exit
+    hooks do not wait on a server that is gone."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):
+            worker.drain_all(timeout=5)

@@ -88,8 +88,10 @@ def test_sigterm_on_triage_serve_stops_the_local_prefect_server_it_started(tmp_p
         assert _wait(lambda: [c for c in glitchtip.comments(9) if "triageflow:investigation:9" in c.text], 180), \
             (tmp_path / "serve.log").read_text()[-3000:]
         serve.send_signal(signal.SIGTERM)
+        asked = time.monotonic()
         try:
-            serve.wait(timeout=60)
+            serve.wait(timeout=90)
+            print(f"triage serve stopped {time.monotonic() - asked:.1f} s after SIGTERM")
         except subprocess.TimeoutExpired:
             raise AssertionError("triage serve did not stop on SIGTERM:\n" + (tmp_path / "serve.log").read_text()[-4000:]
                                  + "\nthreads: " + _threads(serve.pid)) from None
