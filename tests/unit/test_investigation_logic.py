@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 from models.investigations import CommitReport, FrameReport, Investigation, SimilarReport, SuspectReport
 from models.payloads import Issue
 from tasks.codebase import message_fragment, search_terms
-from tasks.git_history import Blame, CommitInfo, humanize, rank_suspects
+from tasks.git_history import CommitInfo, humanize
+from tasks.suspects import FILE, LINE, Evidence, rank_suspects
 from tasks.investigation_report import render
 from tasks.similarity import most_similar, similarity
 from tasks.stacktrace import StackFrame
@@ -34,15 +35,20 @@ def test_search_terms_skip_generic_function_names():
     assert search_terms(frames, "app.x in total_price", "division by zero") == ["division by zero", "total_price"]
 
 
-def test_suspects_prefer_the_innermost_frame_then_the_newest_before_first_seen():
+def test_a_blamed_crashing_line_outranks_newer_commits_that_only_touched_the_file():
     first_seen = NOW - timedelta(days=1)
-    touching = {"inner.py": [commit("a" * 40, 2), commit("b" * 40, 10)], "outer.py": [commit("c" * 40, 1.5)]}
-    after = commit("d" * 40, 0.5)  # landed after the error appeared: not a suspect
-    blames = [Blame("inner.py", 16, commit("b" * 40, 10), False), Blame("outer.py", 3, after, False)]
-    ranked = rank_suspects([("inner.py", 16), ("outer.py", 3)], touching, blames, first_seen)
-    assert [s.commit.sha[0] for s in ranked] == ["a", "b", "c"]
-    assert ranked[1].blamed_line == 16 and "crashing line" in ranked[1].reason
-    assert humanize(ranked[0].before_first_seen) == "24 h"
+    a, b, c, d = commit("a" * 40, 2), commit("b" * 40, 10), commit("c" * 40, 1.5), commit("d" * 40, 0.5)
+    found = {
+        "a": (a, [Evidence(FILE, "inner.py", None, 0, False)]),
+        "b": (b, [Evidence(LINE, "inner.py", 16, 0, False), Evidence(FILE, "inner.py", None, 0, False)]),
+        "c": (c, [Evidence(FILE, "outer.py", None, 1, False)]),
+        "d": (d, [Evidence(LINE, "outer.py", 3, 1, False)]),  # landed after the error appeared: not a suspect
+    }
+    ranked = rank_suspects(found, first_seen)
+    assert [s.commit.sha[0] for s in ranked] == ["b", "a", "c"]
+    assert [s.confidence for s in ranked] == ["high", "low", "low"]
+    assert ranked[0].blamed_line == 16 and "crashing line" in ranked[0].reason
+    assert humanize(ranked[1].before_first_seen) == "24 h"
 
 
 def issue(id_, title, culprit="", type_="", value=""):
