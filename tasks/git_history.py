@@ -71,6 +71,7 @@ class Blame:
     commit: CommitInfo
     boundary: bool  # the history stops here (a shallow clone): the line may be older
     source_path: str = ""  # the file's name in that commit (another file when -C found the lines moved)
+    text: str = ""  # the line as it reads now
 
 
 IGNORE_REVS_FILE = ".git-blame-ignore-revs"
@@ -94,7 +95,7 @@ def blame_lines(root: Path, path: str, start: int, end: int, *, ignore_revs: tup
 
 
 def blame_ranges(root: Path, path: str, ranges: list[tuple[int, int]], *,
-                 ignore_revs: tuple[str, ...] = ()) -> list[Blame]:
+                 ignore_revs: tuple[str, ...] = (), rev: str | None = None) -> list[Blame]:
     """Who last changed each line of the (start, end) ranges of `path` at HEAD (one git call), skipping
     layout-only changes and moves.
 
@@ -102,7 +103,11 @@ def blame_ranges(root: Path, path: str, ranges: list[tuple[int, int]], *,
     of the same commit); the repository's `.git-blame-ignore-revs` and `ignore_revs` are skipped too.
     Uncommitted lines are left out; [] for a binary, huge or vanished file.
     """
-    lines = _line_count(root, path)
+    if rev is None:
+        lines = _line_count(root, path)
+    else:  # an older revision: count its lines there
+        old = _run(root, "show", f"{rev}:{path}")
+        lines = 0 if old is None or "\0" in old[:8192] else old.count("\n") + (0 if old.endswith("\n") else 1)
     ranges = [(max(1, a), min(b, lines)) for a, b in ranges if 1 <= a <= lines]
     if not ranges:
         return []
@@ -114,9 +119,10 @@ def blame_ranges(root: Path, path: str, ranges: list[tuple[int, int]], *,
         args += ["--ignore-revs-file", str(root / IGNORE_REVS_FILE)]
     for rev in ignore_revs:
         args += ["--ignore-rev", rev]
-    text = _run(root, *args, "--", path)
+    tail = [rev, "--", path] if rev else ["--", path]
+    text = _run(root, *args, *tail)
     if text is None and len(args) > len(base):  # an ignore list naming an unknown commit makes git refuse
-        text = _run(root, *base, "--", path)
+        text = _run(root, *base, *tail)
     return _parse_porcelain(path, text or "")
 
 
@@ -133,7 +139,7 @@ def _parse_porcelain(path: str, text: str) -> list[Blame]:
                 offset = timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5])) * (-1 if tz.startswith("-") else 1)
                 date = datetime.fromtimestamp(int(fields["author-time"]), timezone(offset))
                 commit = CommitInfo(sha, sha[:7], fields.get("summary", ""), fields.get("author", ""), date)
-                out.append(Blame(path, final, commit, "boundary" in fields, fields.get("filename", path)))
+                out.append(Blame(path, final, commit, "boundary" in fields, fields.get("filename", path), entry[1:]))
             sha = None
             continue
         head = entry.split(" ")
@@ -150,6 +156,32 @@ def blame_line(root: Path, path: str, line: int) -> Blame | None:
     """Who last changed `line` of `path` at HEAD; None for a binary, huge or vanished file or an uncommitted line."""
     found = blame_lines(root, path, line, line)
     return found[0] if found else None
+
+
+def moved_from(root: Path, sha: str, text: str, path: str) -> tuple[str, int] | None:
+    """Where commit `sha` took a line reading `text` from, when it removed the same line elsewhere (a move
+    too small for `blame -C` to see): (path, line number) in the commit's parent; None if it wrote the line."""
+    wanted = text.strip()
+    if len(wanted) < 8:
+        return None  # "return x", "}" and the like are everywhere
+    diff = _run(root, "show", "--format=", "--unified=0", "--no-renames", sha) or ""
+    old_path, old_line, removed, added = None, 0, [], False
+    for line in diff.splitlines():
+        if line.startswith("--- "):
+            old_path = line[6:] if line.startswith("--- a/") else None
+        elif line.startswith("+++ "):
+            continue
+        elif line.startswith("@@"):
+            old_line = int(line.split()[1][1:].split(",")[0])
+        elif line.startswith("-") and old_path:
+            if line[1:].strip() == wanted:
+                removed.append((old_path, old_line))
+            old_line += 1
+        elif line.startswith("+") and line[1:].strip() == wanted:
+            added = True
+    if not added or len(removed) != 1:
+        return None  # not moved, or from several places: nothing certain to follow
+    return removed[0]
 
 
 def file_at(root: Path, rev: str, path: str) -> str | None:

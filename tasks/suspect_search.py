@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from . import callees
-from .git_history import Blame, CommitInfo, _run, blame_ranges, commits_touching, file_at, release_commits
+from .git_history import (Blame, CommitInfo, _run, blame_ranges, commits_touching, file_at, moved_from,
+                          release_commits)
 from .suspects import CALLEE, FILE, FUNCTION, LINE, Evidence, Suspect, is_test_path, rank_suspects
 
 MAX_FRAMES = 8
@@ -53,6 +54,8 @@ class _Reformats:
 
 def _blame_through_reformats(root: Path, path: str, ranges: list[tuple[int, int]], reformats: _Reformats,
                              skipped: dict[str, CommitInfo]) -> list[Blame]:
+    """Blame that looks through layout-only commits (ignored, blamed again) and small moves (followed to
+    where the lines came from, blamed there at the parent)."""
     ignore: tuple[str, ...] = ()
     found = blame_ranges(root, path, ranges)
     for _ in range(MAX_REFORMAT_PASSES):
@@ -63,7 +66,20 @@ def _blame_through_reformats(root: Path, path: str, ranges: list[tuple[int, int]
             skipped[b.commit.sha] = b.commit
         ignore += tuple(dict.fromkeys(b.commit.sha for b in layout))
         found = blame_ranges(root, path, ranges, ignore_revs=ignore)
-    return found
+    return [_follow_move(root, b, skipped) for b in found]
+
+
+def _follow_move(root: Path, blame: Blame, skipped: dict[str, CommitInfo], depth: int = 0) -> Blame:
+    origin = moved_from(root, blame.commit.sha, blame.text, blame.source_path or blame.path) if depth < 3 else None
+    if origin is None:
+        return blame
+    earlier = blame_ranges(root, origin[0], [(origin[1], origin[1])], rev=f"{blame.commit.sha}^")
+    if not earlier:
+        return blame
+    skipped[blame.commit.sha] = blame.commit
+    moved = earlier[0]
+    return _follow_move(root, Blame(blame.path, blame.line, moved.commit, moved.boundary, moved.source_path,
+                                    blame.text), skipped, depth + 1)
 
 
 def surrounding_code(root: Path, path: str, line: int) -> tuple[str, list[tuple[int, int, str | None]]] | None:

@@ -17,11 +17,11 @@ from typing import Any
 from .git_history import CommitInfo
 
 LINE, FUNCTION, CALLEE, FILE = "line", "function", "callee", "file"
-KIND_WEIGHT = {LINE: 10.0, CALLEE: 6.0, FUNCTION: 4.5, FILE: 2.0}
+KIND_WEIGHT = {LINE: 10.0, CALLEE: 6.5, FUNCTION: 4.5, FILE: 2.0}
 CALLEE_OF_TEST = 8.0  # a test failing on its own line points at the code it calls
 FRAME_DECAY = 0.55  # each frame further out counts about half as much
 TEST_FACTOR = 0.25  # a test's own lines rarely hold the bug
-OTHER_EVIDENCE = 0.25  # more evidence for the same commit adds a quarter of its weight
+OTHER_EVIDENCE = 0.2  # more evidence of another kind for the same commit adds a fifth of its weight
 WINDOW_BONUS, CLOSENESS_BONUS, RELEASE_BONUS = 0.5, 1.0, 0.6
 _TEST_PATH = re.compile(r"(^|/)(tests?|__tests__|spec)/|(^|/)test_[^/]*\.py$|_test\.(py|go)$|\.(test|spec)\.[jt]sx?$|(^|/)conftest\.py$")
 
