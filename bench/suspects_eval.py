@@ -103,11 +103,11 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="triage-suspects-"))
     try:
         if args.repos:
-            from bench.suspects_mining import mine
+            from bench.suspects_mining import mine, project_name
 
             cases = []
             for repo in args.repos:
-                found = mine(repo, workdir / repo.name, max_fixes=args.max_fixes, log=print if args.verbose else None)
+                found = mine(repo, workdir / project_name(repo), max_fixes=args.max_fixes, log=print if args.verbose else None)
                 print(f"{repo}: {len(found)} bugs with a stack trace")
                 cases += found
             report(f"mined corpus: {len(cases)} bugs from {len(args.repos)} repositories",

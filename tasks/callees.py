@@ -36,6 +36,7 @@ class Definition:
     start: int
     end: int
     owner: str | None  # the class a method belongs to
+    kind: str = "function"  # or "class"
 
 
 def is_python(path: str) -> bool:
@@ -55,14 +56,18 @@ def _parse(source: str) -> ast.Module | None:
         return None
 
 
-def python_calls(source: str, line: int) -> list[Call]:
-    """Calls whose expression spans `line`, in source order; builtins and common container methods left out."""
+def python_calls(source: str, line: int, first: int | None = None) -> list[Call]:
+    """Calls whose expression spans `line` (or any line from `first` to `line`, nearest to `line` first),
+    builtins and common container methods left out."""
     tree = _parse(source)
     if tree is None:
         return []
     found: list[tuple[int, int, Call]] = []
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not (node.lineno <= line <= (node.end_lineno or node.lineno)):
+        if not isinstance(node, ast.Call):
+            continue
+        end = node.end_lineno or node.lineno
+        if not (node.lineno <= line <= end if first is None else first <= node.lineno <= line):
             continue
         func = node.func
         if isinstance(func, ast.Name):
@@ -76,14 +81,14 @@ def python_calls(source: str, line: int) -> list[Call]:
             continue
         found.append((node.lineno, node.col_offset, call))
     out: list[Call] = []
-    for _, _, call in sorted(found, key=lambda f: (f[0], f[1])):
+    for _, _, call in sorted(found, key=lambda f: (-f[0], f[1]) if first is not None else (f[0], f[1])):
         if call not in out:
             out.append(call)
     return out
 
 
 def python_definitions(source: str) -> list[Definition]:
-    """Every function and method with its line range (decorators included)."""
+    """Every function, method and class with its line range (decorators included)."""
     tree = _parse(source)
     if tree is None:
         return []
@@ -96,6 +101,8 @@ def python_definitions(source: str) -> list[Definition]:
                 out.append(Definition(node.name, start, node.end_lineno or node.lineno, owner))
                 visit(node.body, owner)
             elif isinstance(node, ast.ClassDef):
+                start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                out.append(Definition(node.name, start, node.end_lineno or node.lineno, owner, "class"))
                 visit(node.body, node.name)
 
     visit(tree.body, None)
@@ -103,12 +110,12 @@ def python_definitions(source: str) -> list[Definition]:
 
 
 def enclosing_class(definitions: list[Definition], line: int) -> str | None:
-    inside = [d for d in definitions if d.start <= line <= d.end and d.owner]
+    inside = [d for d in definitions if d.start <= line <= d.end and d.owner and d.kind == "function"]
     return min(inside, key=lambda d: d.end - d.start).owner if inside else None
 
 
 def enclosing_function(definitions: list[Definition], line: int) -> Definition | None:
-    inside = [d for d in definitions if d.start <= line <= d.end]
+    inside = [d for d in definitions if d.start <= line <= d.end and d.kind == "function"]
     return min(inside, key=lambda d: d.end - d.start) if inside else None
 
 
@@ -223,12 +230,16 @@ def js_imports(source: str, module_path: str) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- both
 
-def calls_on_line(path: str, source: str, line: int) -> list[Call]:
+def calls_on_line(path: str, source: str, line: int, first: int | None = None) -> list[Call]:
+    """The calls on `line`; with `first`, those on every line from `first` down to `line` (nearest first)."""
     if is_python(path):
-        return python_calls(source, line)
+        return python_calls(source, line, first)
     if is_js(path):
         lines = source.splitlines()
-        return js_calls(lines[line - 1]) if 0 < line <= len(lines) else []
+        out: list[Call] = []
+        for number in range(line, (first or line) - 1, -1):
+            out += [c for c in (js_calls(lines[number - 1]) if 0 < number <= len(lines) else []) if c not in out]
+        return out
     return []
 
 

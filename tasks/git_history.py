@@ -117,8 +117,8 @@ def blame_ranges(root: Path, path: str, ranges: list[tuple[int, int]], *,
     base = list(args)
     if (root / IGNORE_REVS_FILE).is_file():
         args += ["--ignore-revs-file", str(root / IGNORE_REVS_FILE)]
-    for rev in ignore_revs:
-        args += ["--ignore-rev", rev]
+    for ignored in ignore_revs:
+        args += ["--ignore-rev", ignored]
     tail = [rev, "--", path] if rev else ["--", path]
     text = _run(root, *args, *tail)
     if text is None and len(args) > len(base):  # an ignore list naming an unknown commit makes git refuse

@@ -11,13 +11,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from . import callees
-from .git_history import (Blame, CommitInfo, _run, blame_ranges, commits_touching, file_at, moved_from,
+from .git_history import (Blame, CommitInfo, _run, blame_ranges, commits_touching, file_at, moved_from, recent_commits,
                           release_commits)
 from .suspects import CALLEE, FILE, FUNCTION, LINE, Evidence, Suspect, is_test_path, rank_suspects
 
 MAX_FRAMES = 8
 CALLEE_FRAMES = 2  # how many innermost frames have their calls followed
 MAX_CALLEES = 4  # per frame
+MAX_TEST_CALLEES = 8  # per test frame: everything the test called up to its failing line
 MAX_DEFINITIONS = 3  # a name defined in more places than this is too ambiguous to follow
 MAX_REFORMAT_PASSES = 3
 
@@ -103,17 +104,25 @@ def resolve_callees(root: Path, files: set[str], path: str, line: int) -> list[t
     source = _read(root, path)
     if source is None:
         return []
-    calls = callees.calls_on_line(path, source, line)[: MAX_CALLEES * 2]
+    defined = callees.python_definitions(source) if callees.is_python(path) else []
+    test = is_test_path(path)
+    first = None
+    if test:  # a failing test exercises what it called before the failing line too
+        function = callees.enclosing_function(defined, line)
+        first = function.start if function else None
+    limit = MAX_TEST_CALLEES if test else MAX_CALLEES
+    calls = callees.calls_on_line(path, source, line, first)[: limit * 3]
     if not calls:
         return []
     names = {c.name for c in calls}
     here = callees.definitions(path, source, names)
-    owner = callees.enclosing_class(callees.python_definitions(source), line) if callees.is_python(path) else None
+    owner = callees.enclosing_class(defined, line) if defined else None
     imported = callees.imports(path, source)
     resolved: list[tuple[str, callees.Definition, str]] = []
     unresolved: list[str] = []
     for call in calls:
-        local = [d for d in here if d.name == call.name and d.start != line]
+        local = [d for d in here if d.name == call.name and d.start != line and not (test and is_test_path(path)
+                                                                                       and d.name.startswith("test"))]
         if call.receiver in ("self", "cls", "this") and owner:
             local = [d for d in local if d.owner == owner] or local
         if local:
@@ -130,7 +139,11 @@ def resolve_callees(root: Path, files: set[str], path: str, line: int) -> list[t
         unresolved.append(call.name)
     if unresolved:
         resolved += _grep_definitions(root, unresolved, path)
-    return resolved[:MAX_CALLEES]
+    if test:  # the test's own helpers are not the code under test
+        resolved = [r for r in resolved if not is_test_path(r[2])]
+    order = {c.name: n for n, c in enumerate(calls)}
+    resolved.sort(key=lambda r: order.get(r[0], len(order)))
+    return resolved[:limit]
 
 
 def _module_file(files: set[str], module: str, importer: str) -> str | None:
@@ -149,7 +162,7 @@ def _module_file(files: set[str], module: str, importer: str) -> str | None:
 def _grep_definitions(root: Path, names: list[str], importer: str) -> list[tuple[str, callees.Definition, str]]:
     alternatives = "|".join(re.escape(n) for n in names)
     if callees.is_python(importer):
-        pattern, globs = rf"^\s*(async\s+)?def\s+({alternatives})\b", ["*.py"]
+        pattern, globs = rf"^\s*((async\s+)?def|class)\s+({alternatives})\b", ["*.py"]
     else:
         pattern = rf"(function\s*\*?\s*({alternatives})\b|({alternatives})\s*[:=]\s*(async\s*)?(function|\()|^\s*({alternatives})\s*\()"
         globs = [f"*{s}" for s in callees.JS_SUFFIXES]
@@ -235,6 +248,11 @@ def find_suspects(root: Path, frames: list[tuple[str, int | None]], first_seen: 
     for sha in skipped:  # a reformat blame looked through is no suspect for merely touching the file
         if sha in found and all(e.kind == FILE for e in found[sha][1]):
             del found[sha]
+    if not found and paths:  # nothing blamed or followed (uncommitted lines): the files' newest commits, any age
+        for path in paths:
+            rank = next(r for r, (p, _) in enumerate(frames) if p == path)
+            for commit in recent_commits(root, path, limit=3, until=first_seen):
+                add(commit, Evidence(FILE, path, None, rank, tests[path]))
     suspects = rank_suspects(found, first_seen, window=window,
                              release_shas=release_found[1] if release_found else None,
                              first_code_rank=code_ranks[0] if code_ranks else None, limit=limit)

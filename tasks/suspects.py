@@ -23,6 +23,7 @@ FRAME_DECAY = 0.55  # each frame further out counts about half as much
 TEST_FACTOR = 0.25  # a test's own lines rarely hold the bug
 OTHER_EVIDENCE = 0.2  # more evidence of another kind for the same commit adds a fifth of its weight
 WINDOW_BONUS, CLOSENESS_BONUS, RELEASE_BONUS = 0.5, 1.0, 0.6
+AGE_BONUS = 0.3  # at any age, the newer of two candidates with like evidence ranks first (by order of date)
 _TEST_PATH = re.compile(r"(^|/)(tests?|__tests__|spec)/|(^|/)test_[^/]*\.py$|_test\.(py|go)$|\.(test|spec)\.[jt]sx?$|(^|/)conftest\.py$")
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
@@ -118,6 +119,7 @@ def rank_suspects(found: dict[str, tuple[CommitInfo, list[Evidence]]], first_see
     Commits that landed after the issue was first seen are left out: they cannot have caused it.
     """
     out = []
+    dates = sorted(c.date for c, _ in found.values())
     for commit, evidence in found.values():
         age = first_seen - commit.date
         if age < timedelta(0) or not evidence:
@@ -127,6 +129,7 @@ def rank_suspects(found: dict[str, tuple[CommitInfo, list[Evidence]]], first_see
         since_release = release_shas is not None and commit.sha in release_shas
         multiplier = 1.0 + (WINDOW_BONUS + CLOSENESS_BONUS * (1 - age / window) if in_window else 0.0)
         multiplier += RELEASE_BONUS if since_release else 0.0
+        multiplier += AGE_BONUS * (dates.index(commit.date) / max(len(dates) - 1, 1))
         strongest_other: dict[str, float] = {}  # one piece per other kind: a file created in one commit is one fact
         for e in evidence[1:]:
             if e.kind != evidence[0].kind:
