@@ -74,7 +74,22 @@ def fixed_lines(repo: Path, fix: str, path: str) -> list[int]:
 
 
 def introducing_commits(repo: Path, fix: str, path: str, lines: list[int]) -> set[str]:
-    return blamed_at(repo, f"{fix}^", path, lines)
+    """The commits that last changed the fixed lines on the fix's parent: `git blame -w -M -C` there, looking
+    through commits that only changed the file's layout (its syntax tree is the same before and after), as
+    refined SZZ variants do: a reformat or a move does not introduce a bug."""
+    ignore: list[str] = []
+    for _ in range(3):
+        found = blamed_at(repo, f"{fix}^", path, lines, "-w", "-M", "-C", *[a for r in ignore for a in ("--ignore-rev", r)])
+        layout = [sha for sha in found if sha not in ignore and _layout_only(repo, sha, path)]
+        if not layout:
+            return found
+        ignore += layout
+    return found
+
+
+def _layout_only(repo: Path, sha: str, path: str) -> bool:
+    new, old = file_at(repo, sha, path), file_at(repo, f"{sha}^", path)
+    return new is not None and old is not None and callees.same_code(path, old, new)
 
 
 def blamed_at(repo: Path, rev: str, path: str, lines: list[int], *flags: str) -> set[str]:
@@ -130,8 +145,9 @@ def categorize(repo: Path, frames: list[tuple[str, int]], fix: str, fixed: dict[
         if is_test_path(path) or function is None or not any(function.start <= n <= function.end
                                                              for n in fixed.get(path, [])):
             return CALLER
-    if blamed_at(repo, "HEAD", path, [line]) & introducing and not blamed_at(repo, "HEAD", path, [line], "-s") & introducing:
-        return REFORMAT  # plain blame names a later whitespace or move commit, not the one that broke it
+    plain = blamed_at(repo, "HEAD", path, [line], "-s")
+    if line in fixed.get(path, []) and plain and not plain & introducing:
+        return REFORMAT  # plain blame names a later reformat or move of the fixed line, not the one that broke it
     dates = [datetime.fromisoformat(_git(repo, "show", "-s", "--format=%aI", sha).strip()) for sha in introducing]
     if dates and all(first_seen - d > WINDOW for d in dates):
         return OLD
