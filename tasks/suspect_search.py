@@ -54,20 +54,28 @@ class _Reformats:
 
 
 def _blame_through_reformats(root: Path, path: str, ranges: list[tuple[int, int]], reformats: _Reformats,
-                             skipped: dict[str, CommitInfo]) -> list[Blame]:
+                             skipped: dict[str, CommitInfo], *, follow_moves: bool = True) -> list[Blame]:
     """Blame that looks through layout-only commits (ignored, blamed again) and small moves (followed to
-    where the lines came from, blamed there at the parent)."""
+    where the lines came from, blamed there at the parent).
+
+    Over a function body only the commits owning a good share of its lines are checked for layout (a
+    reformat rewrites most of what it touches), and moves are not followed: each check costs git calls.
+    """
     ignore: tuple[str, ...] = ()
     found = blame_ranges(root, path, ranges)
     for _ in range(MAX_REFORMAT_PASSES):
-        layout = [b for b in found if reformats.cosmetic(b)]
+        owned: dict[str, int] = {}
+        for b in found:
+            owned[b.commit.sha] = owned.get(b.commit.sha, 0) + 1
+        enough = max(1, len(found) * 3 // 10)
+        layout = [b for b in found if owned[b.commit.sha] >= enough and reformats.cosmetic(b)]
         if not layout:
             break
         for b in layout:
             skipped[b.commit.sha] = b.commit
         ignore += tuple(dict.fromkeys(b.commit.sha for b in layout))
         found = blame_ranges(root, path, ranges, ignore_revs=ignore)
-    return [_follow_move(root, b, skipped) for b in found]
+    return [_follow_move(root, b, skipped) for b in found] if follow_moves else found
 
 
 def _follow_move(root: Path, blame: Blame, skipped: dict[str, CommitInfo], depth: int = 0) -> Blame:
@@ -213,13 +221,13 @@ def find_suspects(root: Path, frames: list[tuple[str, int | None]], first_seen: 
         followed = [(rank, p, line) for rank, (p, line) in enumerate(frames[:CALLEE_FRAMES]) if line]
         around = [surrounding_code(root, p, line) for _, p, line in followed]
         around_blames = list(pool.map(
-            lambda fa: _blame_through_reformats(root, fa[0][1], [(a, b) for a, b, _ in fa[1][1]], reformats, skipped)
-            if fa[1] else [], zip(followed, around)))
+            lambda fa: _blame_through_reformats(root, fa[0][1], [(a, b) for a, b, _ in fa[1][1]], reformats, skipped,
+                                                follow_moves=False) if fa[1] else [], zip(followed, around)))
         resolved = list(pool.map(lambda f: resolve_callees(root, files, f[1], f[2]), followed))
         jobs = [(rank, name, d, target, line) for (rank, p, line), defs in zip(followed, resolved)
                 for name, d, target in defs]
         bodies = list(pool.map(lambda j: _blame_through_reformats(root, j[3], [(j[2].start, j[2].end)], reformats,
-                                                                  skipped), jobs))
+                                                                  skipped, follow_moves=False), jobs))
         touching = touching_f.result()
         release_found = release_f.result()
     for rank, ((path, line), found_blames) in enumerate(zip(frames, blames)):
