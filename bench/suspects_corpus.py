@@ -37,6 +37,7 @@ class Case:
     release: str | None = None
     exception: str = ""
     all_frames: list[tuple[str, int, str]] = field(default_factory=list)
+    synthetic: bool = False  # the trace was built from the fix, not from running the failing case
 
 
 # --------------------------------------------------------------------------- the bugs

@@ -112,6 +112,12 @@ def main() -> None:
                 cases += found
             report(f"mined corpus: {len(cases)} bugs from {len(args.repos)} repositories",
                    evaluate(cases, verbose=args.verbose))
+            real = [c for c in cases if not c.synthetic]
+            report(f"of which with a real stack trace (the failing test run on the buggy checkout): {len(real)} bugs",
+                   evaluate(real))
+            synthetic = [c for c in cases if c.synthetic]
+            report(f"of which with a synthetic trace (innermost frame = a fixed line, by construction): "
+                   f"{len(synthetic)} bugs", evaluate(synthetic))
         else:
             started = time.perf_counter()
             cases = build_corpus(workdir / "corpus")

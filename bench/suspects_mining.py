@@ -4,8 +4,10 @@ A bug fix is a commit whose message says so (fix, bug, regression, crash, ...) a
 together with a few lines of source. The commits that introduced the bug are the ones that last changed the
 fixed lines on the fix's parent (`git blame -w -M` there). The stack trace comes from running the fix's new or
 changed tests on the parent with the fix's test files added (uncommitted, as on a buggy checkout); when none
-of them fails there (missing dependencies, a test that needs more than the fix's tests), the trace is the
-changed function's first fixed line called from the test that names it, marked as synthetic.
+of them fails there and passes with the fix (missing dependencies, another Python, a test that needs more than
+the fix's tests), the trace is the changed function's first fixed line called from the test that names it,
+marked as synthetic: its innermost frame is a fixed line by construction, so the evaluation reports those
+bugs apart from the ones with a real trace.
 Nothing is written into the given repositories: each is cloned into the work folder first.
 """
 
@@ -122,6 +124,12 @@ def new_tests(repo: Path, fix: str, test_files: list[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+def passes_at_fix(clone: Path, folder: Path, fix: str, test_id: str) -> bool:
+    if not folder.exists():
+        _git(clone, "worktree", "add", "-q", "--detach", str(folder), fix, check=True)
+    return run_failing_test(folder, test_id, timeout=60) is None
+
+
 def synthetic_trace(checkout: Path, source: str, line: int, tests: list[str]) -> list[tuple[str, int]] | None:
     """The fixed line as the innermost frame, called from the first new test that names its function."""
     text = (checkout / source).read_text(errors="replace")
@@ -181,6 +189,8 @@ def mine(source: Path, workdir: Path, *, max_fixes: int = 40, log: Callable[[str
         trace, synthetic = None, False
         for test_id in ids[:3]:
             trace = run_failing_test(checkout, test_id, timeout=60)
+            if trace is not None and not passes_at_fix(clone, workdir / f"fix{n:03d}", fix, test_id):
+                trace = None  # it fails with the fix too (Python version, missing dependency): not this bug's trace
             if trace is not None:
                 break
         if trace is not None:
@@ -198,5 +208,5 @@ def mine(source: Path, workdir: Path, *, max_fixes: int = 40, log: Callable[[str
         log(f"  {name}: {category}; {exception[:60]!r}; frames {frames[:2]}; introduced by "
             f"{', '.join(sorted(s[:8] for s in introducing))}")
         cases.append(Case(name, category, checkout, frames, first_seen, introducing, None,
-                          exception or "synthetic", []))
+                          exception or "synthetic", [], synthetic))
     return cases

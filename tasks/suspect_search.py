@@ -213,21 +213,23 @@ def find_suspects(root: Path, frames: list[tuple[str, int | None]], first_seen: 
     paths = list(dict.fromkeys(p for p, _ in frames))
     tests = {p: is_test_path(p) for p in paths}
     code_ranks = [rank for rank, (p, _) in enumerate(frames) if not tests[p]]
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    followed = [(rank, p, line) for rank, (p, line) in enumerate(frames[:CALLEE_FRAMES]) if line]
+    around = [surrounding_code(root, p, line) for _, p, line in followed]
+    with ThreadPoolExecutor(max_workers=4) as pool:  # every git call is a process: all of them side by side
+        resolved_f = [pool.submit(resolve_callees, root, files, p, line) for _, p, line in followed]
         touching_f = pool.submit(commits_touching, root, paths, first_seen - window, first_seen)
         release_f = pool.submit(release_commits, root, release)
-        blames = list(pool.map(lambda fl: _blame_through_reformats(root, fl[0], [(fl[1], fl[1])], reformats, skipped)
-                               if fl[1] else [], frames))
-        followed = [(rank, p, line) for rank, (p, line) in enumerate(frames[:CALLEE_FRAMES]) if line]
-        around = [surrounding_code(root, p, line) for _, p, line in followed]
-        around_blames = list(pool.map(
-            lambda fa: _blame_through_reformats(root, fa[0][1], [(a, b) for a, b, _ in fa[1][1]], reformats, skipped,
-                                                follow_moves=False) if fa[1] else [], zip(followed, around)))
-        resolved = list(pool.map(lambda f: resolve_callees(root, files, f[1], f[2]), followed))
-        jobs = [(rank, name, d, target, line) for (rank, p, line), defs in zip(followed, resolved)
-                for name, d, target in defs]
-        bodies = list(pool.map(lambda j: _blame_through_reformats(root, j[3], [(j[2].start, j[2].end)], reformats,
-                                                                  skipped, follow_moves=False), jobs))
+        blames_f = [pool.submit(_blame_through_reformats, root, p, [(line, line)], reformats, skipped) if line else None
+                    for p, line in frames]
+        around_f = [pool.submit(_blame_through_reformats, root, p, [(a, b) for a, b, _ in found[1]], reformats, skipped,
+                                follow_moves=False) if found else None for (_, p, _), found in zip(followed, around)]
+        jobs = [(rank, name, d, target, line) for (rank, p, line), future in zip(followed, resolved_f)
+                for name, d, target in future.result()]
+        bodies_f = [pool.submit(_blame_through_reformats, root, j[3], [(j[2].start, j[2].end)], reformats, skipped,
+                                follow_moves=False) for j in jobs]
+        blames = [f.result() if f else [] for f in blames_f]
+        around_blames = [f.result() if f else [] for f in around_f]
+        bodies = [f.result() for f in bodies_f]
         touching = touching_f.result()
         release_found = release_f.result()
     for rank, ((path, line), found_blames) in enumerate(zip(frames, blames)):

@@ -8,7 +8,7 @@ from models.investigations import CommitReport, FrameReport, Investigation, Simi
 from models.payloads import Issue
 from tasks.codebase import message_fragment, search_terms
 from tasks.git_history import CommitInfo, humanize
-from tasks.suspects import FILE, LINE, Evidence, rank_suspects
+from tasks.suspects import CALLEE, FILE, LINE, Evidence, event_release, rank_suspects, suspect_note
 from tasks.investigation_report import render
 from tasks.similarity import most_similar, similarity
 from tasks.stacktrace import StackFrame
@@ -87,3 +87,21 @@ def test_comment_has_every_section_and_no_unescaped_table_breaks():
         assert heading in text
     assert "Average \\| the price" in text and "most likely introduced by `aaaaaaa`" in text
     assert "No runbook matches." in text and "Automated investigation by triageflow" in text
+
+
+def test_event_release_from_its_object_its_string_or_its_tag():
+    assert event_release({"release": {"version": "booking@1.4.2"}}) == "booking@1.4.2"
+    assert event_release({"release": "1.4.2"}) == "1.4.2"
+    assert event_release({"tags": [{"key": "env", "value": "prod"}, {"key": "release", "value": "v2"}]}) == "v2"
+    assert event_release({"release": None, "tags": []}) is None and event_release(None) is None
+
+
+def test_a_test_frames_own_line_counts_less_than_what_it_called():
+    first_seen = NOW - timedelta(days=1)
+    found = {
+        "t": (commit("t" * 40, 3, "More tests"), [Evidence(LINE, "tests/test_a.py", 9, 0, True)]),
+        "c": (commit("c" * 40, 20, "Change a"), [Evidence(CALLEE, "app/a.py", 9, 0, True, "a")]),
+    }
+    ranked = rank_suspects(found, first_seen, first_code_rank=None)
+    assert [(s.commit.subject, s.confidence) for s in ranked] == [("Change a", "high"), ("More tests", "medium")]
+    assert suspect_note(ranked, True) is None and suspect_note([], True).startswith("no candidate")
