@@ -27,6 +27,7 @@ from tasks.git_history import file_at
 from tasks.suspects import is_test_path
 
 FIX_WORDS = re.compile(r"\b(fix(e[sd])?|bug|regression|crash(es)?|error|broken|incorrect|wrong)\b", re.I)
+NOT_BUGS = re.compile(r"\b(typos?|lint|flake8|mypy|pylint|inspections?|docs?|docstrings?|style|spelling|readme)\b", re.I)
 MAX_SOURCE_LINES = 30
 MAX_SOURCE_FILES = 3
 WINDOW = timedelta(days=30)
@@ -46,7 +47,7 @@ def bug_fixes(repo: Path, limit: int) -> list[tuple[str, list[str], list[str]]]:
     for block in text.split("@@")[1:]:
         head, *rows = block.strip().splitlines()
         sha, _, subject = head.partition("\x1f")
-        if not FIX_WORDS.search(subject):
+        if not FIX_WORDS.search(subject) or NOT_BUGS.search(subject):
             continue
         sources, tests, changed = [], [], 0
         for row in rows:
@@ -124,6 +125,29 @@ def new_tests(repo: Path, fix: str, test_files: list[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+def _code_only(source: str) -> str | None:
+    """The module's syntax tree without docstrings (None when it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(
+                getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def changes_code(repo: Path, fix: str, path: str) -> bool:
+    """The fix changed code in `path`, not only its docstrings, comments or layout (and the file existed before)."""
+    old, new = file_at(repo, f"{fix}^", path), file_at(repo, fix, path)
+    if old is None or new is None:
+        return False
+    a, b = _code_only(old), _code_only(new)
+    return a is None or b is None or a != b
+
+
 def passes_at_fix(clone: Path, folder: Path, fix: str, test_id: str) -> bool:
     if not folder.exists():
         _git(clone, "worktree", "add", "-q", "--detach", str(folder), fix, check=True)
@@ -176,7 +200,7 @@ def mine(source: Path, workdir: Path, *, max_fixes: int = 40, log: Callable[[str
     cases = []
     for n, (fix, sources, tests) in enumerate(bug_fixes(clone, max_fixes)):
         fixed = {p: fixed_lines(clone, fix, p) for p in sources}
-        fixed = {p: lines for p, lines in fixed.items() if lines and file_at(clone, f"{fix}^", p) is not None}
+        fixed = {p: lines for p, lines in fixed.items() if lines and changes_code(clone, fix, p)}
         introducing = set().union(*[introducing_commits(clone, fix, p, lines) for p, lines in fixed.items()]) \
             if fixed else set()
         if not introducing:

@@ -110,6 +110,8 @@ def git_evidence(codebase: Codebase, frame_files: list[tuple[str, int | None]], 
     notes = []
     if codebase.shallow:
         notes.append("the codebase is a shallow clone: older history (and older suspects) is not visible")
+    if codebase.shallow and findings.boundary:
+        notes.append("blame reached the start of the shallow history for some lines")
     if findings.skipped_reformats:
         notes.append("blame looked through layout-only commits: " + ", ".join(
             f"`{c.short}` {c.subject[:60]}" for c in findings.skipped_reformats[:3]))

@@ -28,7 +28,7 @@ class SuspectFindings:
     suspects: list[Suspect]
     release: str | None = None  # "v1.4.1..v1.4.2" when the last good release was found
     skipped_reformats: list[CommitInfo] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    boundary: bool = False  # blame reached the start of a shallow history: older suspects are not visible
 
 
 def _read(root: Path, path: str) -> str | None:
@@ -266,4 +266,5 @@ def find_suspects(root: Path, frames: list[tuple[str, int | None]], first_seen: 
     suspects = rank_suspects(found, first_seen, window=window,
                              release_shas=release_found[1] if release_found else None,
                              first_code_rank=code_ranks[0] if code_ranks else None, limit=limit)
-    return SuspectFindings(suspects, release_found[0] if release_found else None, list(skipped.values()))
+    return SuspectFindings(suspects, release_found[0] if release_found else None, list(skipped.values()),
+                           any(b.boundary for found_blames in blames for b in found_blames))
