@@ -228,12 +228,14 @@ def build_case(root: Path, name: str, category: str, bug: Bug, rng: random.Rando
     if old:  # and the last month busy on the same files
         after = [first_seen - timedelta(days=rng.uniform(1, 25)) for _ in range(4)]
         after.sort()
+    quiet = category != REFORMAT and rng.random() < 0.35  # about a third: nothing touched the stack's files since
     for when in after[:-1]:
-        decoy(when, rng.choice(["target", "target", "tests", "caller", "others"]))
+        decoy(when, "others" if quiet else rng.choice(["target", "target", "tests", "caller", "others"]))
     if category == REFORMAT:
         _reformat(h, variant, target, bug, files, after[-1] - timedelta(minutes=30), authors[1])
         indent, quotes = 4, ('"' if variant in ("quotes", "ignore-revs") else "'")
-    decoy(after[-1], rng.choice(["target", "tests", "others"] if category != CALLER else ["caller", "tests", "others"]))
+    decoy(after[-1], "others" if quiet else rng.choice(["target", "tests", "others"] if category != CALLER
+                                                      else ["caller", "tests", "others"]))
     if "v1.0" in h.git("tag", "--list"):
         h.git("tag", "v1.1")
         release = "shop@1.1"
