@@ -31,12 +31,14 @@ from models.investigations import (
 from models.payloads import Issue
 from tasks.artifacts import publish_markdown
 from tasks.codebase import Codebase, CodebaseError, codebase_head, open_codebase, search, search_terms
-from tasks.git_history import blame_line, commits_touching, humanize, rank_suspects, recent_commits
+from tasks.git_history import humanize, recent_commits
 from tasks.glitchtip_actions import comment_marker, post_comment_once
 from tasks.investigation_report import render
 from tasks.retry import transient_only
 from tasks.runbooks import IssueFacts, RunbookMatcher, runbook_link
 from tasks.similarity import issue_link, most_similar
+from tasks.suspect_search import find_suspects
+from tasks.suspects import event_release, suspect_note
 from tasks.stacktrace import StackFrame, frames_from_event, in_app_frames, stack_excerpt
 from triageflow.audit import acting_as
 from triageflow.clients.errors import NotFound
@@ -46,11 +48,12 @@ from triageflow.settings import load_settings
 
 CACHE_FOR = timedelta(hours=24)
 SUSPECT_WINDOW = timedelta(days=30)
+EVIDENCE_VERSION = 2  # bumped when the cached evidence changes shape: an older cached result is not reused
 
 
 def _keyed(step: str):
     """Cache per step, issue, latest event and codebase commit: a new event or a new commit invalidates."""
-    return lambda context, parameters: f"investigate:{step}:{parameters['key']}"
+    return lambda context, parameters: f"investigate:{EVIDENCE_VERSION}:{step}:{parameters['key']}"
 
 
 def _commit(c) -> CommitReport:
@@ -84,15 +87,14 @@ def search_codebase(codebase: Codebase, frames: list[StackFrame], culprit: str, 
     return matches, result.engine, note
 
 
-def git_evidence(codebase: Codebase, frame_files: list[tuple[str, int | None]], first_seen):
-    """Last change of each file, recent commits, and suspects ranked from blame and the month before."""
+def git_evidence(codebase: Codebase, frame_files: list[tuple[str, int | None]], first_seen, release: str | None = None):
+    """Last change of each file, recent commits, and suspects ranked from the evidence behind each."""
     paths = list(dict.fromkeys(path for path, _ in frame_files))
-    since = first_seen - SUSPECT_WINDOW
-    with ThreadPoolExecutor(max_workers=4) as pool:  # each git call is its own process: run them side by side
-        logs = list(pool.map(lambda p: recent_commits(codebase.root, p, limit=3), paths))
-        blamed = list(pool.map(lambda fl: blame_line(codebase.root, *fl) if fl[1] else None, frame_files))
-        touching = commits_touching(codebase.root, paths, since, first_seen)
-    blames = [b for b in blamed if b]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each git call is its own process: run them side by side
+        logs_f = pool.submit(lambda: [recent_commits(codebase.root, p, limit=3) for p in paths])
+        findings = find_suspects(codebase.root, frame_files, first_seen, files=set(codebase.files), release=release,
+                                 window=SUSPECT_WINDOW)
+        logs = logs_f.result()
     files, recent = [], {}
     for path, commits in zip(paths, logs):
         files.append(FileReport(path=path, last_change=_commit(commits[0]) if commits else None))
@@ -101,16 +103,20 @@ def git_evidence(codebase: Codebase, frame_files: list[tuple[str, int | None]], 
     suspects = [
         SuspectReport(commit=_commit(s.commit), path=s.path, reason=s.reason, blamed_line=s.blamed_line,
                       before_first_seen=humanize(s.before_first_seen),
-                      landed_seconds_before_first_seen=int(s.before_first_seen.total_seconds()))
-        for s in rank_suspects(frame_files, touching, blames, first_seen)
+                      landed_seconds_before_first_seen=int(s.before_first_seen.total_seconds()),
+                      confidence=s.confidence, evidence=[e.kind for e in s.evidence])
+        for s in findings.suspects
     ]
     notes = []
     if codebase.shallow:
         notes.append("the codebase is a shallow clone: older history (and older suspects) is not visible")
-    if codebase.shallow and any(b.boundary for b in blames):
+    if codebase.shallow and findings.boundary:
         notes.append("blame reached the start of the shallow history for some lines")
+    if findings.skipped_reformats:
+        notes.append("blame looked through layout-only commits: " + ", ".join(
+            f"`{c.short}` {c.subject[:60]}" for c in findings.skipped_reformats[:3]))
     newest = sorted(recent.values(), key=lambda c: c.date, reverse=True)
-    return files, suspects, [_commit(c) for c in newest], notes
+    return files, suspects, [_commit(c) for c in newest], notes, suspect_note(findings.suspects, bool(frame_files))
 
 
 def find_similar_issues(issue: Issue) -> list[SimilarReport]:
@@ -176,7 +182,7 @@ def frame_reports(frames: list[StackFrame], codebase: Codebase | None) -> list[F
 @task(name="gather-evidence", cache_key_fn=_keyed("evidence"), cache_expiration=CACHE_FOR, retries=2,
       retry_delay_seconds=exponential_backoff(1), retry_condition_fn=transient_only)
 def gather_evidence(key: str, issue: Issue, frames: list[StackFrame], codebase_path: str | None,
-                    inv: Investigation) -> Investigation:
+                    inv: Investigation, release: str | None = None) -> Investigation:
     """Frames mapped to files, code search, git history and similar issues (side by side), cached as one
     result per issue, latest event and codebase commit.
 
@@ -200,13 +206,13 @@ def gather_evidence(key: str, issue: Issue, frames: list[StackFrame], codebase_p
             inv.limitations.append(f"{len(unmapped)} frame(s) not found in the codebase: {', '.join(unmapped[:3])}")
         futures["search"] = pool.submit(search_codebase, codebase, frames, issue.culprit, issue.exception_value)
         if frame_files and codebase.head:
-            futures["git"] = pool.submit(git_evidence, codebase, frame_files, issue.first_seen)
+            futures["git"] = pool.submit(git_evidence, codebase, frame_files, issue.first_seen, release)
     pool.shutdown(wait=True)
     if "search" in futures:
         inv.code_matches, inv.search_engine, notes = futures["search"].result()
         inv.limitations += notes
     if "git" in futures:
-        inv.files, inv.suspects, inv.recent_commits, notes = futures["git"].result()
+        inv.files, inv.suspects, inv.recent_commits, notes, inv.suspect_note = futures["git"].result()
         inv.limitations += notes
     inv.similar = futures["similar"].result()
     return inv
@@ -239,7 +245,7 @@ def investigate_issue(issue_id: str | int, post_comment: bool = True, dry_run: b
         key = f"{issue.id}:{event_id or 'none'}:{head or 'none'}"
         codebase_path = str(s.codebase_path) if head else None
         state = gather_evidence.with_options(refresh_cache=force)(key, issue, frames, codebase_path, draft,
-                                                                  return_state=True)
+                                                                  event_release(event), return_state=True)
         cached = state.name == "Cached"
         inv = state.result()
         inv.runbook = match_runbook(issue, frames, s.runbooks_dir, s.runbooks_base_url)

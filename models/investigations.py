@@ -41,6 +41,8 @@ class SuspectReport(BaseModel):
     blamed_line: int | None
     before_first_seen: str  # "1 days" / "3 h"
     landed_seconds_before_first_seen: int
+    confidence: str = "low"  # high / medium / low, from the evidence (tasks/suspects.py)
+    evidence: list[str] = []  # "line", "callee", "file" for each piece of evidence, strongest first
 
 
 class CodeMatchReport(BaseModel):
@@ -88,6 +90,7 @@ class Investigation(BaseModel):
     code_matches: list[CodeMatchReport] = []
     search_engine: str | None = None
     suspects: list[SuspectReport] = []
+    suspect_note: str | None = None  # said when no candidate is a good one
     recent_commits: list[CommitReport] = []
     similar: list[SimilarReport] = []
     runbook: RunbookReport | None = None

@@ -70,79 +70,142 @@ class Blame:
     line: int
     commit: CommitInfo
     boundary: bool  # the history stops here (a shallow clone): the line may be older
+    source_path: str = ""  # the file's name in that commit (another file when -C found the lines moved)
+    text: str = ""  # the line as it reads now
+
+
+IGNORE_REVS_FILE = ".git-blame-ignore-revs"
+UNCOMMITTED = "0" * 40
+
+
+def _line_count(root: Path, path: str) -> int:
+    """How many lines `path` has; 0 for a binary, huge or vanished file (nothing to blame)."""
+    full = root / path
+    try:
+        if not full.is_file() or full.stat().st_size > MAX_BLAME_BYTES:
+            return 0
+        data = full.read_bytes()
+    except OSError:
+        return 0
+    return 0 if b"\0" in data[:8192] else data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+def blame_lines(root: Path, path: str, start: int, end: int, *, ignore_revs: tuple[str, ...] = ()) -> list[Blame]:
+    return blame_ranges(root, path, [(start, end)], ignore_revs=ignore_revs)
+
+
+def blame_ranges(root: Path, path: str, ranges: list[tuple[int, int]], *,
+                 ignore_revs: tuple[str, ...] = (), rev: str | None = None) -> list[Blame]:
+    """Who last changed each line of the (start, end) ranges of `path` at HEAD (one git call), skipping
+    layout-only changes and moves.
+
+    `-w -M -C` looks through whitespace changes and lines moved or copied (within the file and from files
+    of the same commit); the repository's `.git-blame-ignore-revs` and `ignore_revs` are skipped too.
+    Uncommitted lines are left out; [] for a binary, huge or vanished file.
+    """
+    if rev is None:
+        lines = _line_count(root, path)
+    else:  # an older revision: count its lines there
+        old = _run(root, "show", f"{rev}:{path}")
+        lines = 0 if old is None or "\0" in old[:8192] else old.count("\n") + (0 if old.endswith("\n") else 1)
+    ranges = [(max(1, a), min(b, lines)) for a, b in ranges if 1 <= a <= lines]
+    if not ranges:
+        return []
+    args = ["blame", "-w", "-M", "-C", "--porcelain"]
+    for start, end in ranges:
+        args += ["-L", f"{start},{end}"]
+    base = list(args)
+    if (root / IGNORE_REVS_FILE).is_file():
+        args += ["--ignore-revs-file", str(root / IGNORE_REVS_FILE)]
+    for ignored in ignore_revs:
+        args += ["--ignore-rev", ignored]
+    tail = [rev, "--", path] if rev else ["--", path]
+    text = _run(root, *args, *tail)
+    if text is None and len(args) > len(base):  # an ignore list naming an unknown commit makes git refuse
+        text = _run(root, *base, *tail)
+    return _parse_porcelain(path, text or "")
+
+
+def _parse_porcelain(path: str, text: str) -> list[Blame]:
+    from datetime import timezone
+
+    commits: dict[str, dict[str, str]] = {}
+    out: list[Blame] = []
+    sha, final, fields = None, 0, {}
+    for entry in text.splitlines():
+        if entry.startswith("\t"):
+            if sha and sha != UNCOMMITTED and "author-time" in fields:
+                tz = fields.get("author-tz", "+0000")
+                offset = timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5])) * (-1 if tz.startswith("-") else 1)
+                date = datetime.fromtimestamp(int(fields["author-time"]), timezone(offset))
+                commit = CommitInfo(sha, sha[:7], fields.get("summary", ""), fields.get("author", ""), date)
+                out.append(Blame(path, final, commit, "boundary" in fields, fields.get("filename", path), entry[1:]))
+            sha = None
+            continue
+        head = entry.split(" ")
+        if sha is None and len(head) >= 3 and len(head[0]) == 40:
+            sha, final = head[0], int(head[2])
+            fields = commits.setdefault(sha, {})
+        elif sha is not None:
+            key, _, value = entry.partition(" ")
+            fields[key] = value
+    return out
 
 
 def blame_line(root: Path, path: str, line: int) -> Blame | None:
-    """Who last changed `line` of `path` at HEAD; None for a binary, huge or vanished file."""
-    full = root / path
-    try:
-        if not full.is_file() or full.stat().st_size > MAX_BLAME_BYTES or b"\0" in full.read_bytes()[:8192]:
-            return None
-    except OSError:
-        return None
-    text = _run(root, "blame", "--porcelain", "-L", f"{line},{line}", "--", path)
-    if not text:
-        return None
-    lines = text.splitlines()
-    sha = lines[0].split(" ", 1)[0]
-    fields = {}
-    for entry in lines[1:]:
-        if entry.startswith("\t"):
-            break
-        key, _, value = entry.partition(" ")
-        fields[key] = value
-    if "author-time" not in fields:
-        return None
-    from datetime import timezone
-
-    tz = fields.get("author-tz", "+0000")
-    offset = timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5])) * (-1 if tz.startswith("-") else 1)
-    date = datetime.fromtimestamp(int(fields["author-time"]), timezone(offset))
-    commit = CommitInfo(sha, sha[:7], fields.get("summary", ""), fields.get("author", ""), date)
-    return Blame(path, line, commit, "boundary" in fields)
+    """Who last changed `line` of `path` at HEAD; None for a binary, huge or vanished file or an uncommitted line."""
+    found = blame_lines(root, path, line, line)
+    return found[0] if found else None
 
 
-# --------------------------------------------------------------------------- ranking (pure)
+def moved_from(root: Path, sha: str, text: str, path: str) -> tuple[str, int] | None:
+    """Where commit `sha` took a line reading `text` from, when it removed the same line elsewhere (a move
+    too small for `blame -C` to see): (path, line number) in the commit's parent; None if it wrote the line."""
+    wanted = text.strip()
+    if len(wanted) < 8:
+        return None  # "return x", "}" and the like are everywhere
+    diff = _run(root, "show", "--format=", "--unified=0", "--no-renames", sha) or ""
+    old_path, old_line, removed, added = None, 0, [], False
+    for line in diff.splitlines():
+        if line.startswith("--- "):
+            old_path = line[6:] if line.startswith("--- a/") else None
+        elif line.startswith("+++ "):
+            continue
+        elif line.startswith("@@"):
+            old_line = int(line.split()[1][1:].split(",")[0])
+        elif line.startswith("-") and old_path:
+            if line[1:].strip() == wanted:
+                removed.append((old_path, old_line))
+            old_line += 1
+        elif line.startswith("+") and line[1:].strip() == wanted:
+            added = True
+    if not added or len(removed) != 1:
+        return None  # not moved, or from several places: nothing certain to follow
+    return removed[0]
 
-@dataclass(frozen=True)
-class Suspect:
-    commit: CommitInfo
-    path: str
-    frame_rank: int  # 0: the innermost in-app frame's file
-    blamed_line: int | None  # the crashing line this commit last changed, if any
-    before_first_seen: timedelta
 
-    @property
-    def reason(self) -> str:
-        if self.blamed_line:
-            return f"last changed line {self.blamed_line} of {self.path} (the crashing line)"
-        return f"changed {self.path}"
+def file_at(root: Path, rev: str, path: str) -> str | None:
+    return _run(root, "show", f"{rev}:{path}")
 
 
-def rank_suspects(frame_files: list[tuple[str, int | None]], touching: dict[str, list[CommitInfo]],
-                  blames: list[Blame], first_seen: datetime, limit: int = 5) -> list[Suspect]:
-    """Commits that landed before the issue was first seen, touching the frames' files.
+def release_commits(root: Path, release: str | None) -> tuple[str, set[str]] | None:
+    """The commits of the event's release since the release before it, by tag: (description, shas).
 
-    Ordered by the frame they touch (the innermost in-app frame first), then the newest first;
-    a commit that last changed a crashing line comes first among equals.
+    The release is matched to a tag as is, with a `v` in front, or by what follows `name@`; None when no
+    tag matches or no earlier tag exists (then nothing says which release was good).
     """
-    blamed = {(b.path, b.commit.sha): b.line for b in blames}
-    best: dict[str, Suspect] = {}
-    for rank, (path, _line) in enumerate(frame_files):
-        candidates = list(touching.get(path, []))
-        candidates += [b.commit for b in blames if b.path == path and b.commit.sha not in {c.sha for c in candidates}]
-        for commit in candidates:
-            if commit.date > first_seen:
-                continue  # landed after the error appeared: not its cause
-            suspect = Suspect(commit, path, rank, blamed.get((path, commit.sha)), first_seen - commit.date)
-            known = best.get(commit.sha)
-            if known is None or _key(suspect) < _key(known):
-                best[commit.sha] = suspect
-    return sorted(best.values(), key=_key)[:limit]
-
-
-def _key(s: Suspect) -> tuple:
-    return (s.frame_rank, s.before_first_seen, s.blamed_line is None)
+    if not release:
+        return None
+    tags = set((_run(root, "tag", "--list") or "").split())
+    version = release.rsplit("@", 1)[-1]
+    tag = next((t for t in (release, version, f"v{version}") if t in tags), None)
+    if tag is None:
+        return None
+    previous = (_run(root, "describe", "--tags", "--abbrev=0", f"{tag}^") or "").strip()
+    if not previous:
+        return None
+    shas = set((_run(root, "rev-list", "-n5000", f"{previous}..{tag}") or "").split())
+    return f"{previous}..{tag}", shas
 
 
 def humanize(delta: timedelta) -> str:

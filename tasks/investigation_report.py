@@ -23,7 +23,7 @@ def summary_line(inv: Investigation) -> str:
     if inv.suspects:
         s = inv.suspects[0]
         line += (f"; most likely introduced by `{s.commit.short}` \"{_cell(s.commit.subject, 80)}\" "
-                 f"({s.commit.author}), {s.before_first_seen} before it was first seen")
+                 f"({s.commit.author}), {s.before_first_seen} before it was first seen ({s.confidence} confidence)")
     elif inv.similar:
         line += f"; looks like #{inv.similar[0].issue_id} (resolved before)"
     return line + "."
@@ -54,10 +54,14 @@ def render(inv: Investigation, *, excerpt_limit: int = 1000) -> str:
                       f"{f.last_change.date:%Y-%m-%d}") if f.last_change else "—"
             out.append(f"| `{f.path}` | {change} |")
     if inv.suspects:
-        out += ["", "#### Suspect commits", "| commit | subject | author | landed | why |", "| --- | --- | --- | --- | --- |"]
+        out += ["", "#### Suspect commits", "| commit | subject | author | landed | why | confidence |",
+                "| --- | --- | --- | --- | --- | --- |"]
         for s in inv.suspects:
             out.append(f"| `{s.commit.short}` | {_cell(s.commit.subject, 80)} | {s.commit.author} | "
-                       f"{s.commit.date:%Y-%m-%d %H:%M}, {s.before_first_seen} before first seen | {_cell(s.reason)} |")
+                       f"{s.commit.date:%Y-%m-%d %H:%M}, {s.before_first_seen} before first seen | {_cell(s.reason, 200)} | "
+                       f"{s.confidence} |")
+    if inv.suspect_note:
+        out += ([] if inv.suspects else ["", "#### Suspect commits"]) + ["", f"_{inv.suspect_note[0].upper()}{inv.suspect_note[1:]}._"]
     if inv.recent_commits:
         out += ["", "#### Recent commits on these files"]
         out += [f"- `{c.short}` {c.date:%Y-%m-%d} {_cell(c.subject, 90)} ({c.author})" for c in inv.recent_commits[:8]]

@@ -33,6 +33,7 @@ def test_zero_division_names_the_file_the_suspect_commit_and_the_similar_issue(p
     suspects = text.split("#### Suspect commits")[1].split("####")[0]
     assert suspects.splitlines()[3].startswith("| `") and "Average the price over paid items only" in suspects.splitlines()[3]
     assert "last changed line 16 of app/services/booking_monitor.py (the crashing line)" in suspects
+    assert suspects.splitlines()[3].endswith("| high |") and "before it was first seen (high confidence)." in text
     similar = text.split("#### Similar resolved issues")[1].split("####")[0]
     assert "[#26 ZeroDivisionError: float division by zero]" in similar
     assert "empty carts reached total_price" in similar
@@ -55,6 +56,9 @@ def test_database_timeout_points_at_the_timeout_change_and_the_runbook(prefect_h
     inv = result["investigation"]
     assert inv["frames"][0]["repo_path"] == "app/database/postgres.py"
     assert inv["suspects"][0]["commit"]["subject"] == "Lower the PostgreSQL connect timeout to 3 s to fail fast"
+    assert inv["suspects"][0]["reason"].startswith("changed CONNECT_TIMEOUT in app/database/postgres.py, read by connect()")
+    assert inv["suspects"][0]["confidence"] == "medium"
+    assert "Initial booking service skeleton" in [s["commit"]["subject"] for s in inv["suspects"]]  # 45 days old: kept
     assert inv["similar"][0]["issue_id"] == "23" and inv["similar"][0]["score"] >= 90
     assert inv["runbook"]["id"] == "database-connection"
     assert any(m["term"] == "Connection timeout to PostgreSQL at" and m["path"] == "app/database/postgres.py"

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 from models.investigations import CommitReport, FrameReport, Investigation, SimilarReport, SuspectReport
 from models.payloads import Issue
 from tasks.codebase import message_fragment, search_terms
-from tasks.git_history import Blame, CommitInfo, humanize, rank_suspects
+from tasks.git_history import CommitInfo, humanize
+from tasks.suspects import CALLEE, FILE, LINE, Evidence, event_release, rank_suspects, suspect_note
 from tasks.investigation_report import render
 from tasks.similarity import most_similar, similarity
 from tasks.stacktrace import StackFrame
@@ -34,15 +35,20 @@ def test_search_terms_skip_generic_function_names():
     assert search_terms(frames, "app.x in total_price", "division by zero") == ["division by zero", "total_price"]
 
 
-def test_suspects_prefer_the_innermost_frame_then_the_newest_before_first_seen():
+def test_a_blamed_crashing_line_outranks_newer_commits_that_only_touched_the_file():
     first_seen = NOW - timedelta(days=1)
-    touching = {"inner.py": [commit("a" * 40, 2), commit("b" * 40, 10)], "outer.py": [commit("c" * 40, 1.5)]}
-    after = commit("d" * 40, 0.5)  # landed after the error appeared: not a suspect
-    blames = [Blame("inner.py", 16, commit("b" * 40, 10), False), Blame("outer.py", 3, after, False)]
-    ranked = rank_suspects([("inner.py", 16), ("outer.py", 3)], touching, blames, first_seen)
-    assert [s.commit.sha[0] for s in ranked] == ["a", "b", "c"]
-    assert ranked[1].blamed_line == 16 and "crashing line" in ranked[1].reason
-    assert humanize(ranked[0].before_first_seen) == "24 h"
+    a, b, c, d = commit("a" * 40, 2), commit("b" * 40, 10), commit("c" * 40, 1.5), commit("d" * 40, 0.5)
+    found = {
+        "a": (a, [Evidence(FILE, "inner.py", None, 0, False)]),
+        "b": (b, [Evidence(LINE, "inner.py", 16, 0, False), Evidence(FILE, "inner.py", None, 0, False)]),
+        "c": (c, [Evidence(FILE, "outer.py", None, 1, False)]),
+        "d": (d, [Evidence(LINE, "outer.py", 3, 1, False)]),  # landed after the error appeared: not a suspect
+    }
+    ranked = rank_suspects(found, first_seen)
+    assert [s.commit.sha[0] for s in ranked] == ["b", "a", "c"]
+    assert [s.confidence for s in ranked] == ["high", "low", "low"]
+    assert ranked[0].blamed_line == 16 and "crashing line" in ranked[0].reason
+    assert humanize(ranked[1].before_first_seen) == "24 h"
 
 
 def issue(id_, title, culprit="", type_="", value=""):
@@ -91,3 +97,21 @@ def test_comment_header_names_the_issue_when_the_server_sends_no_short_id_or_cul
     header = render(inv).splitlines()[1]
     assert header.startswith("issue 12 · error · 3 events")
     assert "``" not in render(inv)
+
+
+def test_event_release_from_its_object_its_string_or_its_tag():
+    assert event_release({"release": {"version": "booking@1.4.2"}}) == "booking@1.4.2"
+    assert event_release({"release": "1.4.2"}) == "1.4.2"
+    assert event_release({"tags": [{"key": "env", "value": "prod"}, {"key": "release", "value": "v2"}]}) == "v2"
+    assert event_release({"release": None, "tags": []}) is None and event_release(None) is None
+
+
+def test_a_test_frames_own_line_counts_less_than_what_it_called():
+    first_seen = NOW - timedelta(days=1)
+    found = {
+        "t": (commit("t" * 40, 3, "More tests"), [Evidence(LINE, "tests/test_a.py", 9, 0, True)]),
+        "c": (commit("c" * 40, 20, "Change a"), [Evidence(CALLEE, "app/a.py", 9, 0, True, "a")]),
+    }
+    ranked = rank_suspects(found, first_seen, first_code_rank=None)
+    assert [(s.commit.subject, s.confidence) for s in ranked] == [("Change a", "high"), ("More tests", "medium")]
+    assert suspect_note(ranked, True) is None and suspect_note([], True).startswith("no candidate")
