@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .prefect_server import PrefectServer, offline_prefect_env
+from .prefect_server import PrefectServer, offline_prefect_env, stop_process_group
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORK_POOL = "triageflow"
@@ -58,15 +57,7 @@ def process_worker(env: dict[str, str], log_path: Path, *, poll_seconds: float =
     try:
         yield worker
     finally:
-        if worker.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait(timeout=10)
+        stop_process_group(worker)
 
 
 def wait_for_scheduled_runs(deployment_names: list[str], *, timeout: float = 120) -> dict[str, int]:

@@ -105,7 +105,7 @@ def prefect_server(home: Path, database: str = "sqlite", *, ui: bool = False,
         with temporary_settings(updates={PREFECT_API_URL: api_url}) if point_settings else contextlib.nullcontext():
             yield server
     finally:
-        _stop(process)
+        stop_process_group(process)
         if dbname:
             import psycopg
 
@@ -137,8 +137,9 @@ def _wait_until_healthy(server: PrefectServer, process: subprocess.Popen, timeou
         time.sleep(0.3)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM to the server's whole process group (uvicorn runs below `prefect server start`), then SIGKILL."""
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM to a process's whole group (uvicorn runs below `prefect server start`, flow runs below a worker),
+    then SIGKILL."""
     if process.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
