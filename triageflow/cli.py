@@ -30,11 +30,11 @@ runbooks_app = typer.Typer(no_args_is_help=True, help="Runbooks: list them, test
 def _every_command() -> None:
     """SIGTERM ends a command the way Ctrl-C does: `finally` blocks and exit hooks run, so a Prefect server that
     the command (or Prefect itself, for an in-process flow run) started is stopped, not orphaned."""
-    import signal
-    import threading
+    from .prefect_server import exit_on_sigterm
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    exit_on_sigterm()
+
+
 app.add_typer(runbooks_app, name="runbooks")
 
 

@@ -152,20 +152,25 @@ def stop_process_group(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
+def _sigterm_to_system_exit(signum, _frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def exit_on_sigterm() -> None:
+    """From now on SIGTERM ends this process like Ctrl-C: `finally` blocks and exit hooks (servers we or Prefect
+    started) run. uvicorn restores the handler it found and re-raises the signal after its graceful shutdown, so
+    that re-raise ends in our cleanup instead of killing the process on the spot."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _sigterm_to_system_exit)
+
+
 @contextlib.contextmanager
 def exit_cleanly_on_sigterm() -> Iterator[None]:
-    """Turn SIGTERM into SystemExit in the main thread, so `finally` blocks (servers we started) run.
-
-    uvicorn restores the handler it found and re-raises the signal after its graceful shutdown: with this in
-    place that re-raise ends in our cleanup instead of killing the process on the spot."""
+    """`exit_on_sigterm` for the length of a block, the previous handler restored after it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def _raise(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, _raise)
+    previous = signal.signal(signal.SIGTERM, _sigterm_to_system_exit)
     try:
         yield
     finally:
