@@ -1,0 +1,34 @@
+"""claims: side effects taken once
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-02
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "claim",
+        sa.Column("key", sa.String(300), primary_key=True),
+        sa.Column("status", sa.String(10), nullable=False),
+        sa.Column("holder", sa.String(100), nullable=False),
+        sa.Column("lease_until_ms", sa.BigInteger(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("error", sa.String(2000), nullable=True),
+        sa.Column("detail", sa.JSON(), nullable=False),
+    )
+    op.create_index("ix_claim_status", "claim", ["status"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_claim_status", table_name="claim")
+    op.drop_table("claim")
