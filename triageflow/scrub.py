@@ -96,15 +96,24 @@ def scrub(text: str) -> str:
 _SECRET_KEY_NAME = re.compile(rf"(?i)(?:^|[_.-])(?:{_SECRET_KEYS})$")
 
 
-def scrub_data(value: Any) -> Any:
-    """A copy of JSON-like data with every string scrubbed and values under secret-named keys dropped."""
+MAX_DEPTH = 64
+
+
+def scrub_data(value: Any, _depth: int = 0) -> Any:
+    """A copy of JSON-like data with every string scrubbed and values under secret-named keys dropped.
+
+    Anything nested deeper than `MAX_DEPTH` becomes "[too deep]" (hostile input must not exhaust the stack).
+    """
     if isinstance(value, str):
         return scrub(value)
+    if isinstance(value, (dict, list, tuple)) and _depth >= MAX_DEPTH:
+        return "[too deep]"
     if isinstance(value, dict):
         return {
-            k: ("[redacted]" if isinstance(k, str) and _SECRET_KEY_NAME.search(k) and v not in (None, "") else scrub_data(v))
+            k: ("[redacted]" if isinstance(k, str) and _SECRET_KEY_NAME.search(k) and v not in (None, "")
+                else scrub_data(v, _depth + 1))
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
-        return [scrub_data(v) for v in value]
+        return [scrub_data(v, _depth + 1) for v in value]
     return value
