@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from models.audit import utcnow
 from models.claims import Claim
@@ -67,11 +68,9 @@ class Hold:
 
     def renew(self, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> bool:
         """Extend the lease; False when this holder lost it (it ran out and someone else took it)."""
-        with engine_for(self.database_url).begin() as conn:
-            result = conn.execute(update(_table).where(
-                _table.c.key == self.key, _table.c.holder == self.holder, _table.c.status == "held",
-            ).values(lease_until_ms=_now_ms() + int(lease_seconds * 1000), updated_at=utcnow()))
-            return result.rowcount == 1
+        return _run(self.database_url, update(_table).where(
+            _table.c.key == self.key, _table.c.holder == self.holder, _table.c.status == "held",
+        ).values(lease_until_ms=_now_ms() + int(lease_seconds * 1000), updated_at=utcnow()), None) == 1
 
     def done(self, detail: dict[str, Any] | None = None, *, session=None) -> None:
         """Mark it done (the effect happened, whoever holds it now); `session` to commit it with other rows."""
@@ -80,7 +79,7 @@ class Hold:
         stmt = update(_table).where(_table.c.key == self.key).values(
             status="done", error=None, updated_at=utcnow(), detail=self.detail)
         _run(self.database_url, stmt, session)
-        self.finished = True
+        self.finished = session is None  # in the caller's transaction it counts once that commits
 
     def failed(self, error: str) -> None:
         """Give it back as failed: the next caller retakes it. A claim already done stays done."""
@@ -99,8 +98,26 @@ class Hold:
 def _run(database_url: str, stmt, session) -> int:
     if session is not None:
         return session.execute(stmt).rowcount
-    with engine_for(database_url).begin() as conn:
-        return conn.execute(stmt).rowcount
+
+    def run() -> int:
+        with engine_for(database_url).begin() as conn:
+            return conn.execute(stmt).rowcount
+
+    return patiently(run)
+
+
+def patiently(fn, *, seconds: float = 30.0):
+    """`fn()`, tried again while SQLite says "database is locked" (a busy machine can hold its one writer
+    past the busy timeout); any other error, or a lock longer than `seconds`, is raised."""
+    deadline, pause = time.monotonic() + seconds, 0.02
+    while True:
+        try:
+            return fn()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
 
 
 def _insert(dialect: str):
@@ -110,7 +127,10 @@ def _insert(dialect: str):
 def take(database_url: str, key: str, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
          holder: str | None = None, detail: dict[str, Any] | None = None) -> Hold:
     """Take the claim `key` if nobody has it, it failed, or its holder's lease ran out. Atomic."""
-    holder = holder or new_holder()
+    return patiently(lambda: _take(database_url, key, lease_seconds, holder or new_holder(), detail))
+
+
+def _take(database_url: str, key: str, lease_seconds: float, holder: str, detail: dict[str, Any] | None) -> Hold:
     engine = engine_for(database_url)
     now = _now_ms()
     lease_until = now + int(lease_seconds * 1000)

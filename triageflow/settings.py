@@ -156,7 +156,7 @@ class Settings(BaseSettings):
     webhook_workers: int = Field(4, alias="WEBHOOK_WORKERS", ge=1, le=64)
     webhook_queue_size: int = Field(2000, alias="WEBHOOK_QUEUE_SIZE", ge=1)
     webhook_sweep_seconds: float = Field(30.0, alias="WEBHOOK_SWEEP_SECONDS", gt=0)
-    webhook_delivery_lease_seconds: float = Field(300.0, alias="WEBHOOK_DELIVERY_LEASE_SECONDS", gt=0)
+    webhook_delivery_lease_seconds: float = Field(60.0, alias="WEBHOOK_DELIVERY_LEASE_SECONDS", gt=0)
     investigation_lease_seconds: float = Field(1800.0, alias="INVESTIGATION_LEASE_SECONDS", gt=0)
     investigation_queue_size: int = Field(100, alias="INVESTIGATION_QUEUE_SIZE", ge=1)
     webhook_read_timeout: float = Field(10.0, alias="WEBHOOK_READ_TIMEOUT", gt=0)

@@ -26,7 +26,7 @@ from ..audit import acting_as, audited
 from ..clients.errors import NotFound
 from ..clients.glitchtip import glitchtip_from_settings
 from ..clients.telegram import telegram_from_settings
-from ..once import Hold, take
+from ..once import Hold, patiently, take
 from ..scrub import scrub_data
 from ..settings import Settings
 
@@ -185,7 +185,11 @@ def alert_once(s: Settings, gt, issue_id: str, delivery_id: int) -> tuple[str, s
                 detail={"issue_id": issue_id, "delivery": delivery_id})
     if not hold:
         alerted = hold.detail.get("alerted_at")
+        if alerted and hold.detail.get("alerted_iso"):  # its holder sent it but may have died before recording
+            _record_alert(url, issue_id, datetime.fromisoformat(hold.detail["alerted_iso"]), delivery_id,
+                          hold.detail.get("message_id"), only_if_newer=True)
         return "duplicate", (f"investigate:issue:{issue_id}:alert:{alerted}" if alerted else None)
+    sent: dict[str, Any] = {}
     try:
         try:
             issue = gt.issue(issue_id)
@@ -204,17 +208,31 @@ def alert_once(s: Settings, gt, issue_id: str, delivery_id: int) -> tuple[str, s
                 if not s.triage_dry_run:
                     message_id = str(telegram_from_settings(s).send_message(html, alert_buttons(issue.id)))
         alerted_at = datetime.now(timezone.utc)
-        with session_scope(url) as session:  # the alert and its claim are recorded together
-            row = session.get(IssueAlert, issue_id) or IssueAlert(issue_id=issue_id, alerted_at=alerted_at)
-            row.alerted_at, row.delivery_id, row.message_id = alerted_at, delivery_id, message_id
-            session.add(row)
-            session.flush()
-            hold.done({"alerted_at": stamp(alerted_at), "message_id": message_id}, session=session)
+        sent = {"alerted_at": stamp(alerted_at), "alerted_iso": alerted_at.isoformat(), "message_id": message_id}
+        patiently(lambda: _record_alert(url, issue_id, alerted_at, delivery_id, message_id, hold=hold, sent=sent))
     except BaseException as exc:
         if not hold.finished:
-            hold.failed(f"{exc.__class__.__name__}: {exc}")
+            if sent:  # it went out: never give the claim back, or the alert is sent twice
+                hold.done(sent)
+            else:
+                hold.failed(f"{exc.__class__.__name__}: {exc}")
         raise
     return "alerted", investigation_key(issue_id, alerted_at)
+
+
+def _record_alert(url: str, issue_id: str, alerted_at: datetime, delivery_id: int, message_id: str | None, *,
+                  hold: Hold | None = None, sent: dict[str, Any] | None = None, only_if_newer: bool = False) -> None:
+    """The issue's last alert, and (when given) its claim marked done, in one transaction."""
+    with session_scope(url) as session:
+        row = session.get(IssueAlert, issue_id)
+        if row is not None and only_if_newer and _aware(row.alerted_at) >= alerted_at:
+            return
+        row = row or IssueAlert(issue_id=issue_id, alerted_at=alerted_at)
+        row.alerted_at, row.delivery_id, row.message_id = alerted_at, delivery_id, message_id
+        session.add(row)
+        session.flush()
+        if hold is not None:
+            hold.done(sent, session=session)
 
 
 def ensure_investigation(s: Settings, issue_id: str, key: str, investigate: Investigate) -> str:
@@ -232,16 +250,16 @@ def process_delivery(delivery_id: int, s: Settings, *, investigate: Investigate 
     hold = take(url, f"delivery:{delivery_id}", lease_seconds=s.webhook_delivery_lease_seconds)
     if not hold:
         return {}
-    with session_scope(url) as session:
-        delivery = session.get(WebhookDelivery, delivery_id)
-        if delivery is None or delivery.status == "done":
-            hold.done(session=session)
-            return {}
-        delivery.attempts += 1
-        listed, total = list(delivery.issue_ids), int(delivery.body.get("total", len(delivery.issue_ids)))
-        received_at = delivery.received_at
     outcome: dict[str, str] = {}
     try:
+        with session_scope(url) as session:
+            delivery = session.get(WebhookDelivery, delivery_id)
+            if delivery is None or delivery.status == "done":
+                hold.done(session=session)
+                return {}
+            delivery.attempts += 1
+            listed, total = list(delivery.issue_ids), int(delivery.body.get("total", len(delivery.issue_ids)))
+            received_at = delivery.received_at
         with glitchtip_from_settings(s) as gt, acting_as("service:glitchtip-webhook"):
             ids = issues_to_alert(gt, listed, total, received_at=received_at, cap=s.webhook_unlisted_cap,
                                   window=timedelta(minutes=s.webhook_unlisted_window_minutes))
@@ -252,11 +270,14 @@ def process_delivery(delivery_id: int, s: Settings, *, investigate: Investigate 
                 outcome[issue_id] = what
                 hold.renew(s.webhook_delivery_lease_seconds)
     except Exception as exc:  # noqa: BLE001 - any failure leaves it pending; the sweep tries again
-        with session_scope(url) as session:
-            delivery = session.get(WebhookDelivery, delivery_id)
-            delivery.error = str(exc)[:2000]
-        hold.failed(str(exc))
         log.warning("webhook delivery %s not finished: %s", delivery_id, exc)
+        try:
+            with session_scope(url) as session:
+                delivery = session.get(WebhookDelivery, delivery_id)
+                delivery.error = str(exc)[:2000]
+            hold.failed(str(exc))
+        except Exception:  # noqa: BLE001 - then its lease runs out and the sweep retakes it
+            log.exception("webhook delivery %s: its failure could not be recorded", delivery_id)
         return outcome
     with session_scope(url) as session:
         delivery = session.get(WebhookDelivery, delivery_id)

@@ -141,18 +141,21 @@ class WebhookWorker:
     def _run_investigation(self, issue_id: str, hold: Hold) -> None:
         from flows.investigate import investigate_issue
 
-        if not hold.renew(self.s.investigation_lease_seconds):
-            return  # its lease ran out while it waited and someone else took it
         try:
+            if not hold.renew(self.s.investigation_lease_seconds):
+                return  # its lease ran out while it waited and someone else took it
             state = investigate_issue(issue_id, return_state=True)
         except Exception as exc:  # noqa: BLE001 - recorded on the claim; the sweep retries it
             hold.failed(f"{exc.__class__.__name__}: {exc}")
             log.exception("investigation of issue %s failed", issue_id)
             return
-        if state.is_completed():
-            hold.done({"how": "in-process"})
-        else:
-            hold.failed(f"in-process: {state.name}")
+        try:
+            if state.is_completed():
+                hold.done({"how": "in-process"})
+            else:
+                hold.failed(f"in-process: {state.name}")
+        except Exception:  # noqa: BLE001 - its lease runs out and the sweep decides again
+            log.exception("investigation of issue %s: its claim could not be updated", issue_id)
 
     # ------------------------------------------------------------------ the sweep
 
