@@ -153,7 +153,7 @@ class Settings(BaseSettings):
         return out
 
     # --- issue 10: exactly once ---
-    webhook_workers: int = Field(4, alias="WEBHOOK_WORKERS", ge=1, le=64)
+    webhook_workers: int = Field(2, alias="WEBHOOK_WORKERS", ge=1, le=64)
     webhook_queue_size: int = Field(2000, alias="WEBHOOK_QUEUE_SIZE", ge=1)
     webhook_sweep_seconds: float = Field(30.0, alias="WEBHOOK_SWEEP_SECONDS", gt=0)
     webhook_delivery_lease_seconds: float = Field(60.0, alias="WEBHOOK_DELIVERY_LEASE_SECONDS", gt=0)

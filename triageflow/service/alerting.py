@@ -15,9 +15,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import select
 
-from models.db import session_scope
+from models.db import engine_for, session_scope
 from models.webhooks import IssueAlert, WebhookDelivery
 from tasks.alerts import alert_buttons, alert_html
 from tasks.similarity import issue_link
@@ -64,12 +65,14 @@ def delivery_row(source: str, body: Any, issue_ids: list[str], total: int) -> We
 
 
 def store_delivery(database_url: str, source: str, body: Any, issue_ids: list[str], total: int) -> int:
-    """Record the webhook before anything is done with it (personal data scrubbed)."""
-    with session_scope(database_url) as session:
-        row = delivery_row(source, body, issue_ids, total)
-        session.add(row)
-        session.flush()
-        return row.id
+    """Record the webhook before anything is done with it (personal data scrubbed). One INSERT: the request
+    path waits for it."""
+    row = delivery_row(source, body, issue_ids, total)
+    table = WebhookDelivery.__table__
+    with engine_for(database_url).begin() as conn:
+        return conn.execute(insert(table).values(
+            received_at=row.received_at, source=row.source, body=row.body, issue_ids=row.issue_ids, status=row.status,
+            attempts=0).returning(table.c.id)).scalar_one()
 
 
 def pending_deliveries(database_url: str, limit: int = 1000) -> list[int]:
@@ -152,6 +155,26 @@ def deployment_exists(max_age: float = 30.0) -> bool:
 
 
 # ---------------------------------------------------------------------------- deciding
+
+
+class LazyGlitchTip:
+    """The GlitchTip client, built on first use: a duplicate delivery needs no call, so it pays for no client."""
+
+    def __init__(self, s: Settings) -> None:
+        self.s = s
+        self._client = None
+
+    def __getattr__(self, name: str):
+        if self._client is None:
+            self._client = glitchtip_from_settings(self.s).__enter__()
+        return getattr(self._client, name)
+
+    def __enter__(self) -> "LazyGlitchTip":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._client is not None:
+            self._client.__exit__(*exc)
 
 
 def issues_to_alert(gt, listed: list[str], total: int, *, received_at: datetime, window: timedelta,
@@ -260,7 +283,7 @@ def process_delivery(delivery_id: int, s: Settings, *, investigate: Investigate 
             delivery.attempts += 1
             listed, total = list(delivery.issue_ids), int(delivery.body.get("total", len(delivery.issue_ids)))
             received_at = delivery.received_at
-        with glitchtip_from_settings(s) as gt, acting_as("service:glitchtip-webhook"):
+        with LazyGlitchTip(s) as gt, acting_as("service:glitchtip-webhook"):
             ids = issues_to_alert(gt, listed, total, received_at=received_at, cap=s.webhook_unlisted_cap,
                                   window=timedelta(minutes=s.webhook_unlisted_window_minutes))
             for issue_id in ids:
