@@ -3,7 +3,11 @@ subprocess) on PostgreSQL: answer latency p50/p99 and requests per second, then 
 stored and handled exactly once (one alert per issue, one attempt per delivery). Targets: p99 ≤ 100 ms,
 ≥ 300 req/s. In-process investigations run against one Prefect server started by the bench.
 
-    .venv/bin/python bench/webhook_load.py [webhooks] [clients]
+    .venv/bin/python bench/webhook_load.py [webhooks] [clients] [thread|external|both]
+
+`thread`: the service's own worker threads do the background work (the default set-up); `external`:
+WEBHOOK_BACKGROUND=external and one `triage webhook-worker` process beside it, so the request path shares
+no interpreter lock with the background work.
 """
 
 from __future__ import annotations
@@ -46,6 +50,23 @@ def percentile(values: list[float], p: float) -> float:
 def main() -> None:
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     clients = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    modes = {"both": ["thread", "external"]}.get(sys.argv[3] if len(sys.argv) > 3 else "both", sys.argv[3:4])
+    for mode in modes:
+        run(total, clients, mode)
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=20)
+
+
+def run(total: int, clients: int, mode: str) -> None:
     import psycopg
     from sqlalchemy import func
     from sqlmodel import select
@@ -62,15 +83,20 @@ def main() -> None:
     url = ADMIN.rsplit("/", 1)[0] + f"/{dbname}"
     upgrade(url)
     issues = [str(s.id) for s in seed.ISSUES if s.frames][:20]
-    server = None
+    server = worker = None
     try:
         with SandboxServer(codebase_dir=workdir / "booking") as sb, prefect_server(workdir) as prefect_url:
             env = dict(os.environ, **sandbox_env(sb), TRIAGE_DATABASE_URL=url, WEBHOOK_SECRET=SECRET,
                        GLITCHTIP_RATE_LIMIT="0", PREFECT_API_URL=prefect_url, WEBHOOK_SPOOL_DIR=str(workdir / "spool"),
                        TRIAGE_ENV="development")
             env.pop("TRIAGE_DRY_RUN", None)
+            triage = str(Path(sys.executable).with_name("triage"))
             port = free_port()
-            server = subprocess.Popen([str(Path(sys.executable).with_name("triage")), "serve", "--port", str(port)],
+            if mode == "external":
+                env.update(WEBHOOK_BACKGROUND="external", WEBHOOK_SWEEP_SECONDS="0.5")
+                worker = subprocess.Popen([triage, "webhook-worker"], env=env, cwd=workdir,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            server = subprocess.Popen([triage, "serve", "--port", str(port)],
                                       env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
@@ -109,7 +135,7 @@ def main() -> None:
             for t in threads:
                 t.join()
             wall = time.perf_counter() - started
-            print(f"{total} webhooks from {clients} clients on PostgreSQL in {wall:.2f} s: {total / wall:.0f} req/s, "
+            print(f"[{mode}] {total} webhooks from {clients} clients on PostgreSQL in {wall:.2f} s: {total / wall:.0f} req/s, "
                   f"p50 {percentile(latencies, 50) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms, "
                   f"max {max(latencies) * 1000:.1f} ms (targets: p99 ≤ 100 ms, ≥ 300 req/s)")
             print(f"answers: {dict((s, statuses.count(s)) for s in sorted(set(statuses)))}")
@@ -138,9 +164,8 @@ def main() -> None:
                   and len(sent) == len(issues) and all(n == 1 for n in per_issue.values()))
             print("every webhook stored and handled once" if ok else "NOT every webhook stored and handled once")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+        stop(server)
+        stop(worker)
         from models.db import dispose_all
 
         dispose_all()

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_webhooks import webhook_worker
 from .clients.errors import ClientError
 from .scrub import scrub, scrub_data
 from .settings import ConfigError, load_settings, reset_settings
@@ -23,6 +24,7 @@ db_app = typer.Typer(no_args_is_help=True, help="The database schema (Alembic mi
 app.add_typer(db_app, name="db")
 runbooks_app = typer.Typer(no_args_is_help=True, help="Runbooks: list them, test the matcher, unlink an issue, sweep.")
 app.add_typer(runbooks_app, name="runbooks")
+app.command("webhook-worker")(webhook_worker)
 
 
 class _LazyConsole:
@@ -347,27 +349,14 @@ def serve(
     port: Optional[int] = typer.Option(None, help="port (default SERVICE_PORT)"),
 ) -> None:
     """Run the web service: GET /health, POST /webhooks/glitchtip?token=WEBHOOK_SECRET."""
-    import threading
-
     import uvicorn
 
-    from .service.alerting import sweep_pending
     from .service.app import create_service
 
     s = load_settings()
     if s.webhook_secret is None:
         err.print("[yellow]WEBHOOK_SECRET is not set: webhooks will be refused (503)[/yellow]")
-    def sweep_forever() -> None:  # finish what was accepted but not completed, now and every minute
-        import time
-
-        while True:
-            try:
-                sweep_pending(s)
-            except Exception as exc:  # noqa: BLE001 - the next round tries again
-                err.print(f"[yellow]webhook sweep: {exc}[/yellow]")
-            time.sleep(60)
-
-    threading.Thread(target=sweep_forever, name="webhook-sweep", daemon=True).start()
+    # the service's worker (service/worker.py) sweeps what earlier runs accepted but did not finish
     uvicorn.run(create_service(), host=host or s.service_host, port=port or s.service_port, log_level="info")
 
 

@@ -165,6 +165,7 @@ class Settings(BaseSettings):
     webhook_unlisted_window_minutes: int = Field(60, alias="WEBHOOK_UNLISTED_WINDOW_MINUTES", ge=1)
     webhook_spool_dir: str = Field(".triageflow/spool", alias="WEBHOOK_SPOOL_DIR")
     webhook_spool_max_bytes: int = Field(50_000_000, alias="WEBHOOK_SPOOL_MAX_BYTES", ge=1024)
+    webhook_background: Literal["thread", "external"] = Field("thread", alias="WEBHOOK_BACKGROUND")
     bot_confirm_seconds: int = Field(300, alias="BOT_CONFIRM_SECONDS", ge=10, le=86400)
 
 

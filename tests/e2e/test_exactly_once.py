@@ -215,3 +215,30 @@ def test_a_body_that_stalls_is_cut_off_with_408(triage_env, service):
         answer = raw_answer(sock)
     assert answer.startswith("HTTP/1.1 408") and "not received within 1 s" in answer
     assert deliveries(triage_env["TRIAGE_DATABASE_URL"]) == []
+
+
+def test_with_an_external_worker_the_service_only_stores(prefect_harness, triage_env, control, monkeypatch):
+    from prefect.settings import PREFECT_API_URL
+
+    from triageflow.service.worker import WebhookWorker
+    from triageflow.settings import load_settings
+
+    monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("WEBHOOK_BACKGROUND", "external")
+    monkeypatch.setenv("WEBHOOK_SWEEP_SECONDS", "0.5")
+    monkeypatch.setenv("TRIAGE_DRY_RUN", "true")  # this test counts alerts, not investigations
+    reset_settings()
+    app = create_service()
+    with LoopbackServer(app) as service:
+        assert post(service, payload(control, ["9"])).status_code == 202
+        time.sleep(1.5)
+        url = triage_env["TRIAGE_DATABASE_URL"]
+        assert [d.status for d in deliveries(url)] == ["pending"]
+        worker = WebhookWorker(load_settings(), prefect_api_url=PREFECT_API_URL.value()).start()  # = webhook-worker
+        try:
+            wait_for(lambda: [d.status for d in deliveries(url)] == ["done"])
+        finally:
+            worker.stop()
+    from triageflow.audit import recent
+
+    assert [r.target for r in recent(url, 50) if r.action == "alert.send"] == ["issue:9"]

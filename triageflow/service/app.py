@@ -50,10 +50,13 @@ async def _read_limited(request: Request, limit: int, timeout: float) -> bytes:
         raise BodyRefused(408, f"body not received within {timeout:g} s") from None
 
 
-def create_service(*, start_worker: bool = True) -> FastAPI:
-    """The app; its worker starts with the app (or on the first webhook when the server runs no lifespan)."""
+def create_service(*, start_worker: bool | None = None) -> FastAPI:
+    """The app; its worker starts with the app (or on the first webhook when the server runs no lifespan),
+    unless WEBHOOK_BACKGROUND=external says a `triage webhook-worker` process does that work."""
     from prefect.settings import PREFECT_API_URL
 
+    if start_worker is None:
+        start_worker = load_settings().webhook_background == "thread"
     prefect_api_url = PREFECT_API_URL.value()  # read here: the caller's Prefect context, not a worker thread's
     state: dict[str, WebhookWorker] = {}
 
@@ -131,7 +134,8 @@ def create_service(*, start_worker: bool = True) -> FastAPI:
             return JSONResponse({"delivery": None, "spooled": spooled, **answer, "detail":
                                  "database unreachable: kept in the local spool, stored and handled when it is back"},
                                 status_code=202)
-        work.enqueue(delivery_id)
+        if start_worker:
+            work.enqueue(delivery_id)
         return {"delivery": delivery_id, **answer}
 
     return app

@@ -35,6 +35,7 @@ class WebhookWorker:
         self._threads: list[threading.Thread] = []
         self._started = False
         self._lock = threading.Lock()
+        self._queued: set[int] = set()  # in the queue or being worked: the sweep does not add them twice
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -54,6 +55,17 @@ class WebhookWorker:
         thread.start()
         self._threads.append(thread)
 
+    def run_forever(self) -> None:
+        """Work until interrupted: a worker process of its own beside the web service (`triage webhook-worker`)."""
+        self.start()
+        try:
+            while not self._stop.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         for thread in self._threads:
@@ -63,9 +75,15 @@ class WebhookWorker:
 
     def enqueue(self, delivery_id: int) -> None:
         """Hand a stored delivery to the workers; when the queue is full the sweep picks it up later."""
+        with self._lock:
+            if delivery_id in self._queued:
+                return
+            self._queued.add(delivery_id)
         try:
             self.deliveries.put_nowait(delivery_id)
         except queue.Full:
+            with self._lock:
+                self._queued.discard(delivery_id)
             log.warning("webhook queue full: delivery %s waits for the sweep", delivery_id)
 
     # ------------------------------------------------------------------ deliveries
@@ -80,6 +98,9 @@ class WebhookWorker:
                 process_delivery(delivery_id, self.s, investigate=self.investigate)
             except Exception:  # noqa: BLE001 - the delivery stays pending; the sweep tries again
                 log.exception("webhook delivery %s failed", delivery_id)
+            finally:
+                with self._lock:
+                    self._queued.discard(delivery_id)
 
     def investigate(self, issue_id: str, hold: Hold, s: Settings) -> str:
         """With a deployment: emit its event. Without: queue an in-process run (the claim is already held)."""
