@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -19,6 +20,8 @@ from tasks.metrics_store import delivered, load_history, mark_delivery, previous
 from tasks.retry import transient_only
 from tasks.similarity import issue_link
 from triageflow.audit import acting_as, audited
+from triageflow.once import once as claim_once
+from triageflow.clients.errors import Unavailable
 from triageflow.clients.glitchtip import GlitchTip, glitchtip_from_settings
 from triageflow.clients.slack import slack_from_settings
 from triageflow.clients.telegram import telegram_from_settings
@@ -59,16 +62,32 @@ def collect_events(gt: GlitchTip, since: datetime) -> tuple[list[dict[str, Any]]
     return rows, meta
 
 
-def deliver_once(channel: str, send, *, period: str, day: date, dry_run: bool, force: bool, database_url: str,
-                 detail: dict) -> str:
-    """Send a day's report to one channel unless it already went there: recorded, audited, dry-run-able."""
+def deliver_once(channel: str, parts: list[tuple[str, Callable[[dict[str, str]], str]]], *, period: str,
+                 day: date, dry_run: bool, force: bool, database_url: str, detail: dict) -> str:
+    """Send a day's report to one channel unless it already went there: recorded, audited, dry-run-able.
+
+    Each part (the text, then the chart) is claimed on its own (`report:<period>:<day>:<part>:<channel>`),
+    so a retry after a failed chart sends the chart only; a part gets the references of those before it.
+    """
     if not force and delivered(database_url, period, day, channel):
         return "already sent"
     with audited(database_url, channel, "report.send", f"{period}:{day}", dry_run=dry_run, detail=detail) as entry:
         if dry_run:
             return "dry-run"
         mark_delivery(database_url, period, day, channel, "sending")
-        reference = send()
+        references: dict[str, str] = {}
+        for part, send in parts:
+            if force:
+                references[part] = send(references)
+                continue
+            with claim_once(database_url, f"report:{period}:{day}:{part}:{channel}") as claim:
+                if claim:
+                    claim.detail["reference"] = send(references)
+                elif claim.state == "busy":
+                    raise Unavailable(f"{channel}: the {part} of the {period} report {day} is being sent by "
+                                      "another run", service=channel)
+                references[part] = claim.detail.get("reference") or ""
+        reference = " ".join(f"{part} {ref}" for part, ref in references.items())
         entry.detail["reference"] = reference
         mark_delivery(database_url, period, day, channel, "sent", reference)
         return "sent"
@@ -77,26 +96,21 @@ def deliver_once(channel: str, send, *, period: str, day: date, dry_run: bool, f
 @task(name="send-telegram", retries=2, retry_delay_seconds=exponential_backoff(2), retry_condition_fn=transient_only,
       cache_policy=NO_CACHE)
 def send_telegram(html: str, chart: bytes, caption: str, buttons: list, **once) -> str:
-    def send() -> str:
-        client = telegram_from_settings(load_settings())
-        message_id = client.send_message(html, buttons)
-        client.send_photo(chart, caption)
-        return f"message {message_id}"
-
-    return deliver_once("telegram", send, detail={"chars": len(html)}, **once)
+    client = telegram_from_settings(load_settings())
+    parts = [("text", lambda refs: f"message {client.send_message(html, buttons)}"),
+             ("chart", lambda refs: f"photo {client.send_photo(chart, caption)}")]
+    return deliver_once("telegram", parts, detail={"chars": len(html)}, **once)
 
 
 @task(name="send-slack", retries=2, retry_delay_seconds=exponential_backoff(2), retry_condition_fn=transient_only,
       cache_policy=NO_CACHE)
 def send_slack(text: str, blocks: list, chart: bytes, **once) -> str:
-    def send() -> str:
-        client = slack_from_settings(load_settings())
-        ts = client.post_message(text, blocks)
-        client.upload_file(chart, f"errors-{once['day']}.png", f"Errors per day by component to {once['day']}",
-                           thread_ts=ts)
-        return f"ts {ts}"
-
-    return deliver_once("slack", send, detail={"blocks": len(blocks)}, **once)
+    client = slack_from_settings(load_settings())
+    day = once["day"]
+    parts = [("text", lambda refs: client.post_message(text, blocks)),
+             ("chart", lambda refs: client.upload_file(chart, f"errors-{day}.png", f"Errors per day by component to {day}",
+                                                       thread_ts=refs.get("text") or None))]
+    return deliver_once("slack", parts, detail={"blocks": len(blocks)}, **once)
 
 
 def build_report(frame, meta: dict, window, s, thresholds: Thresholds, period: str):

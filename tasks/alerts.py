@@ -13,8 +13,10 @@ from triageflow.scrub import scrub
 from .stacktrace import frames_from_event, in_app_frames, stack_excerpt
 
 LEVEL_EMOJI = {"fatal": "🟥", "error": "🟧", "warning": "🟨", "info": "🟦", "debug": "⬜"}
-_ISSUE_LINK = re.compile(r"/issues/(\d+)/?$")
+_ISSUE_LINK = re.compile(r"/issues/(\d{1,18})/?$")
+MAX_ATTACHMENTS = 50
 _TOTAL = re.compile(r"\((\d+) issues?\)")
+MAX_TOTAL_DIGITS = 6
 
 
 class WebhookError(ValueError):
@@ -39,6 +41,8 @@ def parse_glitchtip_alert(body: Any) -> GlitchTipAlert:
     attachments = body.get("attachments")
     if not isinstance(attachments, list) or not attachments:
         raise WebhookError("attachments", "must be a non-empty list")
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise WebhookError("attachments", f"lists more than {MAX_ATTACHMENTS} issues")
     ids: list[str] = []
     for n, attachment in enumerate(attachments):
         link = attachment.get("title_link") if isinstance(attachment, dict) else None
@@ -47,7 +51,9 @@ def parse_glitchtip_alert(body: Any) -> GlitchTipAlert:
             raise WebhookError(f"attachments[{n}].title_link", "must be a link ending in /issues/<id>")
         if match.group(1) not in ids:
             ids.append(match.group(1))
-    counted = _TOTAL.search(str(body.get("text", "")))
+    counted = _TOTAL.search(str(body.get("text", ""))[:10_000])
+    if counted and len(counted.group(1)) > MAX_TOTAL_DIGITS:
+        raise WebhookError("text", f"the issue count has more than {MAX_TOTAL_DIGITS} digits")
     return GlitchTipAlert(ids, max(int(counted.group(1)), len(ids)) if counted else len(ids))
 
 

@@ -18,6 +18,7 @@ from tasks.glitchtip_actions import change_status
 from tasks.metrics import aggregate, events_frame, window_for
 from tasks.similarity import issue_link
 
+from . import bot_confirm as confirmations
 from .audit import acting_as, audited
 from .clients.errors import ClientError
 from .clients.glitchtip import glitchtip_from_settings
@@ -193,8 +194,31 @@ class TriageBot:
         except ClientError as exc:
             await self._reply(update, f"❌ {h(exc)}")
             return
-        await self._reply(update, f"{verb.capitalize()} #{h(issue.id)} <b>{h(issue.title[:200])}</b>?",
-                          [[(f"Yes, {verb}", f"confirm:{verb}:{issue.id}"), ("Cancel", "cancel")]])
+        token = await asyncio.to_thread(self._ask, update, issue.id, verb)
+        minutes = max(1, self.s.bot_confirm_seconds // 60)
+        await self._reply(update, f"{verb.capitalize()} #{h(issue.id)} <b>{h(issue.title[:200])}</b>? "
+                                  f"(this button works for you, once, for {minutes} min)",
+                          [[(f"Yes, {verb}", f"confirm:{token}"), ("Cancel", f"cancel:{token}")]])
+
+    def _ask(self, update: Update, issue_id: str, verb: str) -> str:
+        user = update.effective_user
+        return confirmations.ask(self.s.triage_database_url, chat_id=update.effective_chat.id,
+                                 user_id=user.id if user else None, issue_id=issue_id, action=verb,
+                                 ttl_seconds=self.s.bot_confirm_seconds)
+
+    def _consume(self, update: Update, token: str, outcome: str):
+        """The confirmation behind `token`, used up; None (refused and audited) when it may not be used."""
+        chat, user = update.effective_chat, update.effective_user
+        try:
+            return confirmations.consume(self.s.triage_database_url, token, chat_id=chat.id,
+                                         user_id=user.id if user else None, outcome=outcome)
+        except confirmations.NotConfirmable as exc:
+            with audited(self.s.triage_database_url, "telegram", "bot.confirm.refused",
+                         f"chat:{chat.id}/user:{user.id if user else '?'}", dry_run=False,
+                         detail={"callback": scrub(token)[:64], "reason": str(exc)},
+                         actor=f"telegram:{user.id if user else '?'}") as entry:
+                entry.outcome = "refused"
+            return None
 
     def _issue(self, issue_id: str):
         with glitchtip_from_settings(self.s) as gt:
@@ -210,14 +234,19 @@ class TriageBot:
         elif action in ("resolve", "ignore"):
             await self.ask_to_change(update, context, "resolved" if action == "resolve" else "ignored", issue_id)
         elif action == "confirm":
-            verb, _, issue_id = issue_id.partition(":")
-            if verb not in ("resolve", "ignore") or not issue_id.isdigit():
+            if not await self._guard(update, "confirm"):
                 return
-            if not await self._guard(update, verb):
+            confirmed = await asyncio.to_thread(self._consume, update, issue_id, "confirmed")
+            if confirmed is None:
+                await self._reply(update, "⛔ That confirmation is not valid here (unknown, expired, used, or asked "
+                                          "for by someone else). Ask again with /resolve or /ignore.")
                 return
-            text = await asyncio.to_thread(self._change, issue_id, "resolved" if verb == "resolve" else "ignored", update)
+            status = "resolved" if confirmed.action == "resolve" else "ignored"
+            text = await asyncio.to_thread(self._change, confirmed.issue_id, status, update)
             await self._reply(update, text)
         elif action == "cancel" and await self._guard(update, "cancel"):
+            if issue_id:
+                await asyncio.to_thread(self._consume, update, issue_id, "cancelled")
             await self._reply(update, "Cancelled.")
 
     def _change(self, issue_id: str, status: str, update: Update) -> str:

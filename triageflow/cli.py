@@ -15,6 +15,7 @@ from rich.table import Table
 
 from models.db import SchemaNotReady
 
+from .cli_webhooks import webhook_worker
 from .clients.errors import ClientError
 from .scrub import scrub, scrub_data
 from .settings import ConfigError, load_settings, reset_settings
@@ -36,6 +37,7 @@ def _every_command() -> None:
 
 
 app.add_typer(runbooks_app, name="runbooks")
+app.command("webhook-worker")(webhook_worker)
 
 
 class _LazyConsole:
@@ -363,29 +365,16 @@ def serve(
     port: Optional[int] = typer.Option(None, help="port (default SERVICE_PORT)"),
 ) -> None:
     """Run the web service: GET /health, POST /webhooks/glitchtip?token=WEBHOOK_SECRET."""
-    import threading
-
     import uvicorn
 
-    from .service.alerting import sweep_pending
     from .service.app import create_service
 
     s = load_settings()
     if s.webhook_secret is None:
         err.print("[yellow]WEBHOOK_SECRET is not set: webhooks will be refused (503)[/yellow]")
-    def sweep_forever() -> None:  # finish what was accepted but not completed, now and every minute
-        import time
-
-        while True:
-            try:
-                sweep_pending(s)
-            except Exception as exc:  # noqa: BLE001 - the next round tries again
-                err.print(f"[yellow]webhook sweep: {exc}[/yellow]")
-            time.sleep(60)
-
     from .prefect_server import stop_shared_prefect
 
-    threading.Thread(target=sweep_forever, name="webhook-sweep", daemon=True).start()
+    # the service's worker (service/worker.py) sweeps what earlier runs accepted but did not finish
     try:
         uvicorn.run(create_service(), host=host or s.service_host, port=port or s.service_port, log_level="info")
     finally:

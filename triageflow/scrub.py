@@ -32,6 +32,15 @@ _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9
 _CARD = re.compile(r"(?<![\d-])(?:[2-6]\d{3})(?:[ -]?\d){9,15}(?![\d-])")
 _PHONE = re.compile(r"(?<![\w+])\+\d{1,3}[ (.-]{0,2}\d{2,4}[ ).-]{0,2}\d{2,4}[ .-]?\d{2,4}(?:[ .-]?\d{2,4})?(?!\d)")
 _PHONE_US = re.compile(r"(?<!\d)\(\d{3}\)\s?\d{3}-\d{4}(?!\d)")
+# North American numbers (NXX-NXX-XXXX: area code and exchange start with 2-9, so 10-digit Unix times, which
+# start with 1, survive): 415-555-2671, 415.555.2671, 415 555 2671, 4155552671, 1-415-555-2671
+_PHONE_NANP = re.compile(r"(?<![\w.+-])(?:1[ .-]?)?[2-9]\d{2}([ .-]?)[2-9]\d{2}\1\d{4}(?![\w-]|\.\d)")
+# national formats behind a trunk prefix, in groups: 020 7946 0958, 07700 900123, 01 23 45 67 89,
+# 030 1234 5678, 8 (900) 123-45-67; 9 to 12 digits in all (checked in `_national`)
+_PHONE_NATIONAL = re.compile(
+    r"(?<![\w.+:/-])(?:0\d{1,4}|8)(?:[ .-]?\(\d{2,4}\)|[ .-]\d{2,6})(?:[ .-]\d{2,6}){0,3}(?![\w-]|[.:]\d)")
+
+
 _IPV4 = re.compile(r"(?<![\w.])(?<!v)(?<!version )((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\w.]|\.\d)")
 _IPV6 = re.compile(r"(?i)(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])|(?<![\w:])(?:[0-9a-f]{1,4}:){2,6}:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?(?![\w:])")
 
@@ -51,6 +60,11 @@ def _luhn_ok(digits: str) -> bool:
 def _card(m: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", m.group(0))
     return "[card]" if 13 <= len(digits) <= 19 and _luhn_ok(digits) else m.group(0)
+
+
+def _national(m: re.Match[str]) -> str:
+    digits = sum(ch.isdigit() for ch in m.group(0))
+    return "[phone]" if 9 <= digits <= 12 else m.group(0)
 
 
 def _ipv4(m: re.Match[str]) -> str:
@@ -79,6 +93,8 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (_CARD, _card),
     (_PHONE, "[phone]"),
     (_PHONE_US, "[phone]"),
+    (_PHONE_NANP, "[phone]"),
+    (_PHONE_NATIONAL, _national),
     (_IPV4, _ipv4),
     (_IPV6, "[ip]"),
 ]
@@ -96,15 +112,24 @@ def scrub(text: str) -> str:
 _SECRET_KEY_NAME = re.compile(rf"(?i)(?:^|[_.-])(?:{_SECRET_KEYS})$")
 
 
-def scrub_data(value: Any) -> Any:
-    """A copy of JSON-like data with every string scrubbed and values under secret-named keys dropped."""
+MAX_DEPTH = 64
+
+
+def scrub_data(value: Any, _depth: int = 0) -> Any:
+    """A copy of JSON-like data with every string scrubbed and values under secret-named keys dropped.
+
+    Anything nested deeper than `MAX_DEPTH` becomes "[too deep]" (hostile input must not exhaust the stack).
+    """
     if isinstance(value, str):
         return scrub(value)
+    if isinstance(value, (dict, list, tuple)) and _depth >= MAX_DEPTH:
+        return "[too deep]"
     if isinstance(value, dict):
         return {
-            k: ("[redacted]" if isinstance(k, str) and _SECRET_KEY_NAME.search(k) and v not in (None, "") else scrub_data(v))
+            k: ("[redacted]" if isinstance(k, str) and _SECRET_KEY_NAME.search(k) and v not in (None, "")
+                else scrub_data(v, _depth + 1))
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
-        return [scrub_data(v) for v in value]
+        return [scrub_data(v, _depth + 1) for v in value]
     return value

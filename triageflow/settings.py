@@ -154,6 +154,22 @@ class Settings(BaseSettings):
             out[field.alias or name.upper()] = shown
         return out
 
+    # --- issue 10: exactly once ---
+    webhook_workers: int = Field(2, alias="WEBHOOK_WORKERS", ge=1, le=64)
+    webhook_queue_size: int = Field(2000, alias="WEBHOOK_QUEUE_SIZE", ge=1)
+    webhook_sweep_seconds: float = Field(30.0, alias="WEBHOOK_SWEEP_SECONDS", gt=0)
+    webhook_delivery_lease_seconds: float = Field(60.0, alias="WEBHOOK_DELIVERY_LEASE_SECONDS", gt=0)
+    investigation_lease_seconds: float = Field(1800.0, alias="INVESTIGATION_LEASE_SECONDS", gt=0)
+    investigation_queue_size: int = Field(100, alias="INVESTIGATION_QUEUE_SIZE", ge=1)
+    webhook_read_timeout: float = Field(10.0, alias="WEBHOOK_READ_TIMEOUT", gt=0)
+    webhook_max_depth: int = Field(32, alias="WEBHOOK_MAX_DEPTH", ge=4, le=200)
+    webhook_unlisted_cap: int = Field(10, alias="WEBHOOK_UNLISTED_CAP", ge=0, le=100)
+    webhook_unlisted_window_minutes: int = Field(60, alias="WEBHOOK_UNLISTED_WINDOW_MINUTES", ge=1)
+    webhook_spool_dir: str = Field(".triageflow/spool", alias="WEBHOOK_SPOOL_DIR")
+    webhook_spool_max_bytes: int = Field(50_000_000, alias="WEBHOOK_SPOOL_MAX_BYTES", ge=1024)
+    webhook_background: Literal["thread", "external"] = Field("thread", alias="WEBHOOK_BACKGROUND")
+    bot_confirm_seconds: int = Field(300, alias="BOT_CONFIRM_SECONDS", ge=10, le=86400)
+
 
 def load_settings(**overrides) -> Settings:
     """Build settings, turning pydantic's errors into one ConfigError that names each variable."""

@@ -92,9 +92,10 @@ def test_resolve_asks_first_then_acts_and_audits(prefect_harness, triage_env, bo
     chat.say("/resolve 8")
     ask = chat.replies()[0]
     assert ask["text"].startswith("Resolve #8 <b>RateLimited")
-    assert [b["callback_data"] for b in ask["reply_markup"]["inline_keyboard"][0]] == ["confirm:resolve:8", "cancel"]
+    confirm, cancel = [b["callback_data"] for b in ask["reply_markup"]["inline_keyboard"][0]]
+    assert confirm.startswith("confirm:") and cancel == "cancel:" + confirm.removeprefix("confirm:")
     assert glitchtip.issue(8).status == "unresolved"
-    chat.say(callback="confirm:resolve:8")
+    chat.say(callback=confirm)
     assert chat.replies()[0]["text"] == "✅ #8 is now resolved."
     assert glitchtip.issue(8).status == "resolved"
     row = recent(triage_env["TRIAGE_DATABASE_URL"])[0]
@@ -117,3 +118,46 @@ def test_other_chats_are_refused_and_audited(prefect_harness, triage_env, bot, c
     assert glitchtip.issue(8).status == "unresolved"
     refused = [r for r in recent(triage_env["TRIAGE_DATABASE_URL"]) if r.action == "bot.refused"]
     assert len(refused) == 2 and refused[0].target == f"chat:{STRANGER_CHAT}/user:666"
+
+
+def refusals(url) -> list:
+    return [r for r in recent(url, 100) if r.action == "bot.confirm.refused"]
+
+
+def test_a_forged_confirmation_is_refused_and_audited(prefect_harness, triage_env, bot, chat, glitchtip):
+    chat.say(callback="confirm:resolve:2")  # no /resolve 2 was ever asked
+    assert "not valid here" in chat.replies()[0]["text"]
+    assert glitchtip.issue(2).status == "unresolved"
+    [row] = refusals(triage_env["TRIAGE_DATABASE_URL"])
+    assert row.outcome == "refused" and row.detail["reason"] == "no such confirmation"
+
+
+def test_a_confirmation_works_once_for_the_user_who_asked(prefect_harness, triage_env, bot, chat, glitchtip):
+    chat.say("/ignore 7")
+    confirm = chat.replies()[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    chat.say(callback=confirm, user_id=2002)  # another member of the same chat presses the button
+    assert "not valid here" in chat.replies()[0]["text"]
+    assert glitchtip.issue(7).status == "unresolved"
+    chat.say(callback=confirm)
+    assert chat.replies()[0]["text"] == "✅ #7 is now ignored."
+    glitchtip.set_status("7", "unresolved")
+    chat.say(callback=confirm)  # a replay of the same button
+    assert "not valid here" in chat.replies()[0]["text"]
+    assert glitchtip.issue(7).status == "unresolved"
+    reasons = [r.detail["reason"] for r in refusals(triage_env["TRIAGE_DATABASE_URL"])]
+    assert sorted(reasons) == ["already used", "asked for by another chat or user"]
+
+
+def test_an_expired_confirmation_is_refused(prefect_harness, triage_env, bot, chat, glitchtip):
+    from sqlalchemy import text
+
+    from models.db import engine_for
+
+    chat.say("/resolve 8")
+    confirm = chat.replies()[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    with engine_for(triage_env["TRIAGE_DATABASE_URL"]).begin() as conn:  # the clock moves past its expiry
+        conn.execute(text("UPDATE bot_confirmation SET expires_at_ms = expires_at_ms - 86400000"))
+    chat.say(callback=confirm)
+    assert "not valid here" in chat.replies()[0]["text"]
+    assert glitchtip.issue(8).status == "unresolved"
+    assert [r.detail["reason"] for r in refusals(triage_env["TRIAGE_DATABASE_URL"])] == ["expired"]

@@ -24,8 +24,10 @@ def service(triage_env, monkeypatch):
     monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("WEBHOOK_MAX_BYTES", "4096")
     reset_settings()
-    with LoopbackServer(create_service()) as server:
+    app = create_service()
+    with LoopbackServer(app) as server:
         yield server
+    app.state.stop_worker()
 
 
 def deliveries(url):

@@ -39,6 +39,9 @@ class Slack:
                 retry = float(exc.response.headers.get("Retry-After", 1))
                 raise RateLimited(f"slack rate limited on {method}", retry_after=retry, service=self.service,
                                   method="POST", path=method, status=429) from None
+            if status is not None and status >= 500:  # every step, the upload's three included, may be retried
+                raise Unavailable(f"slack answered {status} on {method}", service=self.service, method="POST",
+                                  path=method, status=status) from None
             if error in AUTH_ERRORS:
                 raise Unauthorized(f"slack refused the token: {error}", service=self.service, method="POST",
                                    path=method, status=status, server_message=error) from None

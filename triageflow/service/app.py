@@ -1,44 +1,87 @@
-"""The FastAPI app: `GET /health` and `POST /webhooks/glitchtip` (authenticated by a shared secret)."""
+"""The FastAPI app: `GET /health` and `POST /webhooks/glitchtip` (authenticated by a shared secret).
+
+A webhook's request path only checks, stores and acknowledges it (or spools it when the database is
+unreachable); the service's worker (`worker.py`) does the rest in the background.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
-import json
 
-from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from models.db import engine_for
 from tasks.alerts import WebhookError, parse_glitchtip_alert
 
-from ..settings import load_settings
-from .alerting import process_delivery, store_delivery
+from ..settings import load_settings, settings
+from .alerting import store_delivery
+from .limits import BodyRefused, parse_json
+from .spool import SpoolFull
+from .worker import WebhookWorker
 
 
 def _problem(status: int, detail) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
+async def _read_limited(request: Request, limit: int, timeout: float) -> bytes:
+    """The body, refused when it is larger than `limit` (413) or takes longer than `timeout` to arrive (408)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and (len(declared) > 12 or int(declared) > limit):
+        raise BodyRefused(413, f"body larger than {limit} bytes")
+
+    async def read() -> bytes:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise BodyRefused(413, f"body larger than {limit} bytes")
+        return bytes(body)
+
+    try:
+        return await asyncio.wait_for(read(), timeout)
+    except asyncio.TimeoutError:
+        raise BodyRefused(408, f"body not received within {timeout:g} s") from None
 
 
-def create_service() -> FastAPI:
-    app = FastAPI(title="triageflow", version="0.1.0")
+def create_service(*, start_worker: bool | None = None) -> FastAPI:
+    """The app; its worker starts with the app (or on the first webhook when the server runs no lifespan),
+    unless WEBHOOK_BACKGROUND=external says a `triage webhook-worker` process does that work."""
+    from prefect.settings import PREFECT_API_URL
+
+    if start_worker is None:
+        start_worker = load_settings().webhook_background == "thread"
+    prefect_api_url = PREFECT_API_URL.value()  # read here: the caller's Prefect context, not a worker thread's
+    state: dict[str, WebhookWorker] = {}
+
+    def worker() -> WebhookWorker:
+        if "worker" not in state:
+            state["worker"] = WebhookWorker(load_settings(), prefect_api_url=prefect_api_url)
+        return state["worker"].start() if start_worker else state["worker"]
+
+    def stop_worker() -> None:
+        if "worker" in state:
+            state.pop("worker").stop()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        if start_worker and load_settings().webhook_secret is not None:
+            worker()  # a restart finishes what the last process accepted, without waiting for a webhook
+        yield
+        await run_in_threadpool(stop_worker)
+
+    app = FastAPI(title="triageflow", version="0.1.0", lifespan=lifespan)
+    app.state.worker, app.state.stop_worker = worker, stop_worker
 
     @app.get("/health")
     def health():
-        s = load_settings()
+        s = settings()
         checks: dict[str, str] = {}
         try:
             with engine_for(s.triage_database_url).connect() as conn:
@@ -63,27 +106,36 @@ def create_service() -> FastAPI:
         return JSONResponse({"status": "ok" if healthy else "failing", **checks}, status_code=200 if healthy else 503)
 
     @app.post("/webhooks/glitchtip", status_code=202)
-    async def glitchtip_webhook(request: Request, background: BackgroundTasks):
-        s = load_settings()
+    async def glitchtip_webhook(request: Request):
+        s = settings()  # read once per process: 10+ ms a time
         if s.webhook_secret is None:
             return _problem(503, "webhooks are disabled: set WEBHOOK_SECRET")
         provided = request.query_params.get("token") or request.headers.get("x-triage-token") or ""
         if not hmac.compare_digest(provided.encode(), s.webhook_secret.get_secret_value().encode()):
             return _problem(401, "missing or wrong webhook secret (?token=... or X-Triage-Token)")
-        raw = await _read_limited(request, s.webhook_max_bytes)
-        if raw is None:
-            return _problem(413, f"body larger than {s.webhook_max_bytes} bytes")
         try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            return _problem(400, f"body is not JSON: {exc}")
-        try:
+            body = parse_json(await _read_limited(request, s.webhook_max_bytes, s.webhook_read_timeout),
+                              max_depth=s.webhook_max_depth)
             alert = parse_glitchtip_alert(body)
+        except BodyRefused as exc:
+            return _problem(exc.status, str(exc))
         except WebhookError as exc:
             return _problem(422, {"field": exc.field, "reason": exc.reason})
-        delivery_id = await run_in_threadpool(store_delivery, s.triage_database_url, "glitchtip", body,
-                                              alert.issue_ids, alert.total)
-        background.add_task(process_delivery, delivery_id, s)
-        return {"delivery": delivery_id, "issues": alert.issue_ids, "total": alert.total}
+        work = worker()
+        answer = {"issues": alert.issue_ids, "total": alert.total}
+        try:
+            delivery_id = await run_in_threadpool(store_delivery, s.triage_database_url, "glitchtip", body,
+                                                  alert.issue_ids, alert.total)
+        except (OperationalError, InterfaceError) as exc:  # unreachable, not a bad row: keep it on disk
+            try:
+                spooled = await run_in_threadpool(work.spool.append, "glitchtip", body, alert.issue_ids, alert.total)
+            except SpoolFull as full:
+                return _problem(503, f"database unreachable ({exc.__class__.__name__}) and {full}: send it again later")
+            return JSONResponse({"delivery": None, "spooled": spooled, **answer, "detail":
+                                 "database unreachable: kept in the local spool, stored and handled when it is back"},
+                                status_code=202)
+        if start_worker:
+            work.enqueue(delivery_id)
+        return {"delivery": delivery_id, **answer}
 
     return app

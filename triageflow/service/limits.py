@@ -1,0 +1,67 @@
+"""Limits checked on a webhook body before and while it is parsed, so hostile input gets a 4xx, not a 500."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_INT_DIGITS = 18
+_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+
+
+class BodyRefused(ValueError):
+    """The body breaks a limit; `status` is the answer to give, the message says which limit."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        super().__init__(reason)
+
+
+def nesting_depth(raw: bytes, limit: int) -> int:
+    """How deep arrays and objects nest in `raw`, strings skipped; stops counting once past `limit`."""
+    depth = deepest = 0
+    in_string = False
+    skip = -1
+    for match in _STRUCTURE.finditer(raw):
+        at = match.start()
+        if at == skip:
+            continue  # the character after a backslash
+        ch = raw[at:at + 1]
+        if in_string:
+            if ch == b"\\":
+                skip = at + 1
+            elif ch == b'"':
+                in_string = False
+            continue
+        if ch == b'"':
+            in_string = True
+        elif ch in b"[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif ch in b"]}":
+            depth -= 1
+    return deepest
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise BodyRefused(422, f"a number in the body has more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def parse_json(raw: bytes, *, max_depth: int) -> Any:
+    """The body as JSON: nesting beyond `max_depth` or an over-long integer is a 422, bad JSON a 400."""
+    if nesting_depth(raw, max_depth) > max_depth:
+        raise BodyRefused(422, f"body nests deeper than {max_depth} levels")
+    try:
+        return json.loads(raw, parse_int=_bounded_int)
+    except BodyRefused:
+        raise
+    except RecursionError:
+        raise BodyRefused(422, f"body nests deeper than {max_depth} levels") from None
+    except ValueError as exc:
+        raise BodyRefused(400, f"body is not JSON: {exc}") from None
