@@ -69,6 +69,12 @@ class Issue(_Wire):
     assigned_to: Any = None
     num_comments: int | None = None
 
+    @model_validator(mode="after")
+    def _short_id_to_show(self) -> "Issue":
+        if not self.short_id.strip():  # 4.2.1 sends an empty shortId: name the issue by its number
+            self.short_id = f"#{self.id}"
+        return self
+
     @property
     def event_count(self) -> int:
         return int(self.count)

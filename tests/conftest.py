@@ -39,23 +39,39 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "glitchtip_releases(*names): run only against these sandbox GlitchTip releases")
 
 
-# Tests whose subject is not GlitchTip and that cost much per run: they meet the newest release only.
-# (The deployment test starts a Prefect server and worker, ~100 s; what it asks GlitchTip is covered per
-# release by the webhook, investigation and bot tests.)
-NEWEST_RELEASE_ONLY = {"tests/e2e/test_deployments.py"}
+# Flow tests cost seconds each (a flow run, a bot round trip): each capability's essential path meets all
+# three releases, the rest (and the ~100 s deployment test) meet the newest. Unit, client, CLI and
+# contract tests always run on all three.
+EVERY_RELEASE_E2E = {
+    "tests/e2e/test_bot.py": {"test_errors_lists_top_issues_with_links", "test_investigate_replies_at_once_then_with_the_summary",
+                              "test_resolve_asks_first_then_acts_and_audits", "test_alert_buttons_work_like_commands"},
+    "tests/e2e/test_daily_metrics.py": {"test_report_numbers_match_the_seeded_data", "test_weekly_report_and_the_cli"},
+    "tests/e2e/test_health_flow.py": {"test_flow_reports_every_integration_and_publishes_a_table",
+                                      "test_flow_fails_when_an_integration_is_broken"},
+    "tests/e2e/test_investigate.py": {"test_zero_division_names_the_file_the_suspect_commit_and_the_similar_issue",
+                                      "test_database_timeout_points_at_the_timeout_change_and_the_runbook",
+                                      "test_message_without_stack_trace_gives_a_sensible_report",
+                                      "test_unknown_issue_fails_the_run_with_a_clear_message", "test_cli_json_and_markdown"},
+    "tests/e2e/test_runbook_sweep.py": {"test_first_sweep_links_second_links_nothing_new"},
+    "tests/e2e/test_webhook_service.py": {"test_webhook_alerts_once_and_investigates",
+                                          "test_issues_counted_but_not_listed_are_fetched"},
+}
+
+
+def _releases_for(metafunc) -> list[str]:
+    marker = metafunc.definition.get_closest_marker("glitchtip_releases")
+    if marker is not None:
+        return [r for r in GLITCHTIP_RELEASES if r in marker.args]
+    module = Path(str(metafunc.definition.fspath)).relative_to(Path(__file__).resolve().parent.parent).as_posix()
+    if module.startswith("tests/e2e/") and metafunc.function.__name__ not in EVERY_RELEASE_E2E.get(module, ()):
+        return list(GLITCHTIP_RELEASES[-1:])
+    return list(GLITCHTIP_RELEASES)
 
 
 def pytest_generate_tests(metafunc):
     """Every test that reaches the sandbox runs once per GlitchTip release (one sandbox per release)."""
-    if "glitchtip_release" not in metafunc.fixturenames:
-        return
-    marker = metafunc.definition.get_closest_marker("glitchtip_releases")
-    allowed = marker.args if marker else GLITCHTIP_RELEASES
-    module = Path(str(metafunc.definition.fspath)).relative_to(Path(__file__).resolve().parent.parent).as_posix()
-    if module in NEWEST_RELEASE_ONLY and marker is None:
-        allowed = GLITCHTIP_RELEASES[-1:]
-    names = [r for r in GLITCHTIP_RELEASES if r in allowed]
-    metafunc.parametrize("glitchtip_release", names, indirect=True, scope="session")
+    if "glitchtip_release" in metafunc.fixturenames:
+        metafunc.parametrize("glitchtip_release", _releases_for(metafunc), indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")

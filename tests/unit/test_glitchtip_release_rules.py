@@ -102,3 +102,10 @@ def test_issues_stats_reads_the_recorded_answer(peers):
     assert (stats.id, stats.count, stats.user_count) == ("6", 2, 2)
     assert stats.events_in("24h") == 2 and stats.buckets("24h")[0][0].minute == 0
     assert stats.buckets("14d") == []
+
+
+@pytest.mark.parametrize("release,expected", [("2024", "WORKER-3"), ("4.2.1", "#110"), ("5.1", "BOOKING-3F")])
+def test_an_empty_short_id_shows_the_issue_number(peers, release, expected):
+    from models.payloads import Issue
+
+    assert Issue.model_validate(recorded(peers, release, "issue-detail")["body"]).short_id == expected
