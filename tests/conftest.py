@@ -28,11 +28,64 @@ def peers() -> Path:
     return PEERS
 
 
+# The GlitchTip releases every sandbox test runs against (issue 11); narrow it for a quick local run,
+# e.g. TRIAGE_TEST_GLITCHTIP_RELEASES=5.1. A test for one release's behaviour says
+# @pytest.mark.glitchtip_releases("2024").
+GLITCHTIP_RELEASES = tuple(r.strip() for r in os.environ.get("TRIAGE_TEST_GLITCHTIP_RELEASES",
+                                                                "2024,4.2.1,5.1").split(",") if r.strip())
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "glitchtip_releases(*names): run only against these sandbox GlitchTip releases")
+
+
+# Flow tests cost seconds each (a flow run, a bot round trip): each capability's essential path meets all
+# three releases, the rest (and the ~100 s deployment test) meet the newest. Unit, client, CLI and
+# contract tests always run on all three.
+EVERY_RELEASE_E2E = {
+    "tests/e2e/test_bot.py": {"test_errors_lists_top_issues_with_links", "test_investigate_replies_at_once_then_with_the_summary",
+                              "test_resolve_asks_first_then_acts_and_audits", "test_alert_buttons_work_like_commands"},
+    "tests/e2e/test_daily_metrics.py": {"test_report_numbers_match_the_seeded_data", "test_weekly_report_and_the_cli"},
+    "tests/e2e/test_health_flow.py": {"test_flow_reports_every_integration_and_publishes_a_table",
+                                      "test_flow_fails_when_an_integration_is_broken"},
+    "tests/e2e/test_investigate.py": {"test_zero_division_names_the_file_the_suspect_commit_and_the_similar_issue",
+                                      "test_database_timeout_points_at_the_timeout_change_and_the_runbook",
+                                      "test_message_without_stack_trace_gives_a_sensible_report",
+                                      "test_unknown_issue_fails_the_run_with_a_clear_message", "test_cli_json_and_markdown"},
+    "tests/e2e/test_runbook_sweep.py": {"test_first_sweep_links_second_links_nothing_new"},
+    "tests/e2e/test_webhook_service.py": {"test_webhook_alerts_once_and_investigates",
+                                          "test_issues_counted_but_not_listed_are_fetched"},
+}
+
+
+def _releases_for(metafunc) -> list[str]:
+    marker = metafunc.definition.get_closest_marker("glitchtip_releases")
+    if marker is not None:
+        return [r for r in GLITCHTIP_RELEASES if r in marker.args]
+    module = Path(str(metafunc.definition.fspath)).relative_to(Path(__file__).resolve().parent.parent).as_posix()
+    if module.startswith("tests/e2e/") and metafunc.function.__name__ not in EVERY_RELEASE_E2E.get(module, ()):
+        return list(GLITCHTIP_RELEASES[-1:])
+    return list(GLITCHTIP_RELEASES)
+
+
+def pytest_generate_tests(metafunc):
+    """Every test that reaches the sandbox runs once per GlitchTip release (one sandbox per release)."""
+    if "glitchtip_release" in metafunc.fixturenames:
+        metafunc.parametrize("glitchtip_release", _releases_for(metafunc), indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def sandbox_server(tmp_path_factory):
+def glitchtip_release(request) -> str:
+    """The release the sandbox answers as: `2024`, `4.2.1` or `5.1`."""
+    return getattr(request, "param", "5.1")
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(glitchtip_release, tmp_path_factory):
     from triageflow.sandbox import SandboxServer
 
-    server = SandboxServer(codebase_dir=tmp_path_factory.mktemp("codebase") / "booking", keep_alive=1.0)
+    server = SandboxServer(codebase_dir=tmp_path_factory.mktemp("codebase") / "booking", keep_alive=1.0,
+                           glitchtip_release=glitchtip_release)
     server.start()
     yield server
     server.stop()

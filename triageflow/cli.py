@@ -87,7 +87,8 @@ def _glitchtip(dry_run: bool | None = None):
 def list_issues(
     query: str = typer.Option("is:unresolved", "--query", "-q", help="GlitchTip search, e.g. 'is:unresolved level:error'"),
     project: Optional[str] = typer.Option(None, "--project", "-p", help="project slug or id"),
-    sort: Optional[str] = typer.Option(None, "--sort", help="-lastSeen (default), freq or new"),
+    sort: Optional[str] = typer.Option(None, "--sort", help="-lastSeen (default), freq or new — or the newer "
+                                       "names -last_seen, -count, -first_seen, priority: either works on every release"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
     """List issues (every page) as a table."""
@@ -394,12 +395,17 @@ def bot() -> None:
 def sandbox(
     port: int = typer.Option(8765, help="loopback port to listen on (0: any free port)"),
     codebase_dir: Path = typer.Option(Path(".triageflow/sandbox/booking"), help="where to build the sample checkout"),
+    glitchtip: str = typer.Option("5.1", "--glitchtip", help="the GlitchTip release to answer as: 2024, 4.2.1 or 5.1"),
 ) -> None:
     """Serve the loopback sandbox (GlitchTip API with seeded data) until Ctrl-C."""
     from .sandbox import SandboxServer
+    from .sandbox.glitchtip_releases import RELEASES
 
-    server = SandboxServer(port=port, codebase_dir=codebase_dir.resolve())
-    out.print(f"sandbox listening on {server.url} — point triageflow at it with:\n")
+    if glitchtip not in RELEASES:
+        err.print(f"[red]error:[/red] --glitchtip must be one of {', '.join(RELEASES)}, got {glitchtip!r}")
+        raise typer.Exit(2)
+    server = SandboxServer(port=port, codebase_dir=codebase_dir.resolve(), glitchtip_release=glitchtip)
+    out.print(f"sandbox (GlitchTip {glitchtip}) listening on {server.url} — point triageflow at it with:\n")
     for key, value in sandbox_env(server).items():
         out.print(f"  export {key}={value}", highlight=False)
     out.print("\ncontrol API: GET /_sandbox/info, POST /_sandbox/faults, GET /_sandbox/requests, POST /_sandbox/reset")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .clients.errors import ClientError
-from .clients.glitchtip import glitchtip_from_settings
+from .clients.glitchtip import glitchtip_from_settings, release_of
 from .settings import Settings
 
 
@@ -47,11 +47,13 @@ def check_glitchtip(s: Settings) -> Check:
     try:
         with glitchtip_from_settings(s, retries=1, timeout=min(s.glitchtip_timeout, 10)) as gt:
             org = gt.organization()
+            release = release_of(org)  # the same answer the client learns its release from
             projects = [p["slug"] for p in org.get("projects", [])]
             if s.glitchtip_project and s.glitchtip_project not in projects:
                 return Check("glitchtip", "failed", f"project {s.glitchtip_project!r} not in org {org['slug']!r} "
-                                                    f"(projects: {', '.join(projects) or 'none'})")
-            return Check("glitchtip", "ok", f"{s.glitchtip_url} org {org['slug']!r}: projects {', '.join(projects) or 'none'}")
+                                                    f"(projects: {', '.join(projects) or 'none'}); {release}")
+            return Check("glitchtip", "ok", f"{s.glitchtip_url} org {org['slug']!r}: projects "
+                                            f"{', '.join(projects) or 'none'}; release detected: {release}")
     except ClientError as exc:
         return Check("glitchtip", "failed", f"{s.glitchtip_url}: {exc}")
     except Exception as exc:  # ConfigError and the like

@@ -9,10 +9,11 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from flows.health import IntegrationsBroken, check_integrations
 
 
-def test_flow_reports_every_integration_and_publishes_a_table(prefect_harness, triage_env):
+def test_flow_reports_every_integration_and_publishes_a_table(prefect_harness, triage_env, glitchtip_release):
     results = check_integrations()
     by_name = {r["integration"]: r for r in results}
     assert by_name["glitchtip"]["status"] == "ok" and "acme" in by_name["glitchtip"]["detail"]
+    assert f"release detected: GlitchTip {glitchtip_release} (" in by_name["glitchtip"]["detail"]
     assert by_name["database"]["status"] == "ok"
     assert by_name["codebase"]["status"] == "ok" and "Document the sample service" in by_name["codebase"]["detail"]
     with get_client(sync_client=True) as client:
@@ -27,7 +28,7 @@ def test_flow_fails_when_an_integration_is_broken(prefect_harness, triage_env, m
     reset_settings()
     state = check_integrations(names=["glitchtip"], return_state=True)
     assert state.is_failed()
-    with pytest.raises(IntegrationsBroken, match="glitchtip: .*Invalid token"):
+    with pytest.raises(IntegrationsBroken, match="glitchtip: .*token refused by"):
         state.result()
 
 
