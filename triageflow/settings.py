@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     remediation_window_minutes: int = Field(60, alias="REMEDIATION_WINDOW_MINUTES", ge=1)
     remediation_deadline_seconds: float = Field(300.0, alias="REMEDIATION_DEADLINE_SECONDS", ge=0)
     remediation_poll_seconds: float = Field(5.0, alias="REMEDIATION_POLL_SECONDS", gt=0)
+    remediation_dry_run: bool | None = Field(None, alias="REMEDIATION_DRY_RUN",
+                                             description="unset: dry-run outside production")
+    remediation_approve_timeout: float = Field(900.0, alias="REMEDIATION_APPROVE_TIMEOUT", ge=1)
     remediation_commands: str = Field("", alias="REMEDIATION_COMMANDS",
                                       description="JSON object: service → argv list run by restart_service")
     remediation_hooks: str = Field("", alias="REMEDIATION_HOOKS",
