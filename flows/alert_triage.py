@@ -206,7 +206,7 @@ def _approved(s, known: KnownIssue, event: AlertEvent) -> bool:
     try:
         answer = pause_flow_run(wait_for_input=Approval.with_initial_data(
             description=f"Run `{known.action}` for {event.name} ({event.fingerprint})?"),
-            timeout=int(s.remediation_approve_timeout), key=f"approve-{event.id}")
+            timeout=int(s.remediation_approve_timeout), poll_interval=1, key=f"approve-{event.id}")
     except Exception:  # noqa: BLE001 - a timeout (or no server to pause on) is a decline
         return False
     return bool(answer.approve)

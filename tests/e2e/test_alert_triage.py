@@ -236,3 +236,58 @@ def test_resolved_alert_issue_is_closed_by_autoclose_once(prefect_harness, alert
     assert alert_autoclose(hours=0) == [1]
     assert gh_issues(control)[0]["state"] == "closed" and events(url)[0].issue_closed_at is not None
     assert alert_autoclose(hours=0) == []
+
+
+def _pool_alert(peers):
+    body = fresh(body_of(peers, "alertmanager-firing-two-alerts.json"))
+    body["alerts"] = body["alerts"][:1]
+    body["alerts"][0]["labels"]["alertname"] = "DBPoolExhausted"
+    body["alerts"][0]["annotations"] = {"summary": "QueuePool limit reached on backend-api"}
+    return body
+
+
+def _approve_env(monkeypatch, timeout):
+    import sys
+
+    monkeypatch.setenv("REMEDIATION_ENABLED", "true")
+    monkeypatch.setenv("REMEDIATION_DRY_RUN", "false")
+    monkeypatch.setenv("REMEDIATION_DEADLINE_SECONDS", "1")
+    monkeypatch.setenv("REMEDIATION_APPROVE_TIMEOUT", str(timeout))
+    monkeypatch.setenv("REMEDIATION_COMMANDS", json.dumps(
+        {"reset_db_pool:backend-api": [sys.executable, "-c", "print('pool reset')"]}))
+    reset_settings()
+
+
+def test_approve_mode_without_an_answer_is_declined(prefect_harness, alert_env, service, control, peers, monkeypatch):
+    _approve_env(monkeypatch, 3)
+    url = alert_env["TRIAGE_DATABASE_URL"]
+    post(service, "/alerts/alertmanager", _pool_alert(peers))
+    wait_for(lambda: all_done(url, 1), 180)
+    with session_scope(url) as s:
+        [attempt] = list(s.exec(select(RemediationAttempt)))
+    assert (attempt.action, attempt.mode, attempt.outcome) == ("reset_db_pool", "approve", "declined")
+    assert "pool reset" not in attempt.output
+    assert "**declined**" in gh_issues(control)[0]["body"]
+
+
+def test_approve_mode_runs_the_action_once_a_person_approves(prefect_harness, alert_env, service, control, peers,
+                                                            monkeypatch):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateName
+    from prefect.flow_runs import resume_flow_run
+
+    _approve_env(monkeypatch, 120)
+    url = alert_env["TRIAGE_DATABASE_URL"]
+    post(service, "/alerts/alertmanager", _pool_alert(peers))
+
+    def paused():
+        with get_client(sync_client=True) as client:
+            return client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Paused"]))))
+
+    [run] = wait_for(paused, 120)
+    resume_flow_run(run.id, run_input={"approve": True, "note": "go"})
+    wait_for(lambda: all_done(url, 1), 180)
+    with session_scope(url) as s:
+        [attempt] = list(s.exec(select(RemediationAttempt)))
+    assert attempt.outcome == "not-cleared" and "pool reset" in attempt.output  # ran; the alert did not resolve in 1 s
