@@ -47,6 +47,8 @@ class AlertEvent(SQLModel, table=True):
     resolution_told: bool = False
     issue_closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     false_positive: bool = False
+    acknowledged_by: str | None = Field(default=None, max_length=100)
+    escalated: bool = False
 
 
 class KnownIssue(SQLModel, table=True):

@@ -93,8 +93,15 @@ def slack_blocks(t: Triage, *, logs_url: str | None = None) -> tuple[str, list[d
         if url and url.startswith(("http://", "https://")):
             buttons.append({"type": "button", "text": {"type": "plain_text", "text": label}, "url": url[:3000],
                             "action_id": f"open_{label.lower()}"})
-    if buttons:
-        blocks.append({"type": "actions", "elements": buttons})
+    # handled by POST /alerts/slack/actions (signed by Slack); a false positive teaches the history
+    for label, action, style in (("Acknowledge", "ack", "primary"), ("Escalate", "escalate", "danger"),
+                                 ("Mark as false positive", "false_positive", None)):
+        button = {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": action,
+                  "value": str(ctx.event_id)}
+        if style:
+            button["style"] = style
+        buttons.append(button)
+    blocks.append({"type": "actions", "elements": buttons})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn",
                                                      "text": f"alert {ctx.fingerprint} · event {ctx.event_id}"}]})
     return text, blocks

@@ -140,8 +140,9 @@ def post_slack_alert(t: Triage, dry_run: bool) -> str | None:
     return ts
 
 
-@task(name="reply-in-thread", **IO)
-def reply_in_thread(event_id: int, text: str, dry_run: bool, *, also_resolved_channel: bool = False) -> bool:
+def send_thread_reply(event_id: int, text: str, dry_run: bool, *, also_resolved_channel: bool = False,
+                      also_channel: str | None = None) -> bool:
+    """A reply in the alert message's thread (and a copy in SLACK_CHANNEL_RESOLVED or `also_channel`)."""
     s = load_settings()
     event = load_event(s.triage_database_url, event_id)
     if not event.slack_ts or not event.slack_channel:
@@ -155,7 +156,12 @@ def reply_in_thread(event_id: int, text: str, dry_run: bool, *, also_resolved_ch
             slack.post_message(text, thread_ts=event.slack_ts)
             if also_resolved_channel and s.slack_channel_resolved:
                 _slack(s, s.slack_channel_resolved).post_message(text)
+            if also_channel:
+                _slack(s, also_channel).post_message(text)
     return not dry_run
+
+
+reply_in_thread = task(name="reply-in-thread", **IO)(send_thread_reply)
 
 
 def _open_issue_number(database_url: str, event: AlertEvent) -> int | None:

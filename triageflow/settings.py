@@ -130,6 +130,7 @@ class Settings(BaseSettings):
                                    description="JSON object: service → URL POSTed by restart_service")
     redis_url: str | None = Field(None, alias="REDIS_URL")
     known_issues_token: SecretStr | None = Field(None, alias="KNOWN_ISSUES_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
 
     @field_validator("glitchtip_token", "telegram_bot_token", "slack_bot_token", "github_token")
     @classmethod

@@ -16,6 +16,7 @@ from models.alerts import AlertEvent, RemediationAttempt
 from models.db import session_scope
 from triageflow.sandbox.github_api import github_env
 from triageflow.sandbox.server import LoopbackServer
+from triageflow.sandbox.slack_interactivity import SLACK_SIGNING_SECRET
 from triageflow.service.app import create_service
 from triageflow.settings import reset_settings
 
@@ -27,7 +28,7 @@ ALERTING = "alerting"
 def alert_env(triage_env, sandbox, monkeypatch):
     values = dict(github_env(sandbox), WEBHOOK_SECRET=SECRET, LOKI_URL=sandbox.url, GITHUB_SECONDS_BETWEEN_WRITES="0",
                   SLACK_CHANNEL_CRITICAL="C0CRIT", SLACK_CHANNEL_HIGH="C0HIGH", SLACK_CHANNEL_MEDIUM="C0MED",
-                  SLACK_CHANNEL_RESOLVED="C0RESOLVED",
+                  SLACK_CHANNEL_RESOLVED="C0RESOLVED", SLACK_SIGNING_SECRET=SLACK_SIGNING_SECRET,
                   ALERT_HEALTH_URLS=f"backend-api={sandbox.url}/_sandbox/health/backend-api")
     for key, value in values.items():
         monkeypatch.setenv(key, value)
@@ -291,3 +292,35 @@ def test_approve_mode_runs_the_action_once_a_person_approves(prefect_harness, al
     with session_scope(url) as s:
         [attempt] = list(s.exec(select(RemediationAttempt)))
     assert attempt.outcome == "not-cleared" and "pool reset" in attempt.output  # ran; the alert did not resolve in 1 s
+
+
+def test_slack_buttons_are_signed_and_a_false_positive_teaches_the_next_triage(prefect_harness, alert_env, service,
+                                                                              control, peers, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "")  # this test is about Slack
+    reset_settings()
+    url = alert_env["TRIAGE_DATABASE_URL"]
+    body = fresh(body_of(peers, "alertmanager-from-prometheus-rule.json"), minutes_ago=30)
+    post(service, "/alerts/alertmanager", body)
+    [event] = wait_for(lambda: all_done(url, 1) and events(url))
+    assert event.decision["real"] is True
+    message = [m for m in control.outbox("slack") if not m["thread_ts"]][0]
+    buttons = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [b.get("action_id") for b in buttons][-3:] == ["ack", "escalate", "false_positive"]
+
+    def press(action, **kw):
+        return httpx.post(f"{control.url}/_sandbox/slack/interact", timeout=30, json={
+            "url": f"{service.url}/alerts/slack/actions", "action_id": action, "value": str(event.id),
+            "message_ts": event.slack_ts, "user": "ops", **kw}).json()
+
+    assert press("ack", age_seconds=600)["status"] == 401  # older than five minutes
+    assert press("ack", secret="not-the-signing-secret")["status"] == 401
+    assert press("ack")["status"] == 200 and press("false_positive")["status"] == 200
+    replies = wait_for(lambda: [m["text"] for m in control.outbox("slack") if m["thread_ts"] == event.slack_ts
+                                and "ops" in m["text"]] if len(control.outbox("slack")) >= 3 else None)
+    assert any("Acknowledged by @ops" in r for r in replies) and any("false positive" in r for r in replies)
+    assert events(url)[0].acknowledged_by == "ops" and events(url)[0].false_positive
+
+    post(service, "/alerts/alertmanager", fresh(body, minutes_ago=1))  # the same alert fires again
+    wait_for(lambda: all_done(url, 2))
+    again = events(url)[1]
+    assert again.decision["real"] is False and "false positive" in again.decision["reason"]

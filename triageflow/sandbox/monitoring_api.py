@@ -5,6 +5,7 @@ Loki keeps log lines per label set (seeded with a few services' errors around "n
 `POST /_sandbox/loki/push`. The LogQL understood: a stream selector with `=`, `!=`, `=~`, `!~` matchers and line
 filters `|=`, `!=`, `|~`, `!~`; `count_over_time(<query> [<n>m])` answers a matrix. Health:
 `GET /_sandbox/health/{service}` answers what `POST /_sandbox/health/{service}` (`{"status": 503}`) set, 200 by default.
+Also mounts Slack's signed interactivity posts (`slack_interactivity.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 import re2
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+
+from .slack_interactivity import build_slack_interactivity_router
 
 _MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
 _FILTER = re.compile(r'\s*(\|=|!=|\|~|!~)\s*"((?:[^"\\]|\\.)*)"')
@@ -119,6 +122,7 @@ def _time(value: str | None, default: datetime) -> datetime:
 def build_monitoring_router(sandbox) -> APIRouter:
     state: LokiState = sandbox.extras.setdefault("loki", LokiState(sandbox.now))
     router = APIRouter()
+    router.include_router(build_slack_interactivity_router())
 
     @router.get("/loki/api/v1/query_range")
     def query_range(query: str = "", start: str | None = None, end: str | None = None, limit: int = 100,

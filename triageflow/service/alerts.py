@@ -32,6 +32,12 @@ def _problem(status: int, detail) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    from .app import _read_limited  # the one size-limited reader, shared with the GlitchTip webhook
+
+    return await _read_limited(request, limit)
+
+
 def _authenticated(request: Request, raw: bytes | None, s: Settings) -> bool:
     secret = s.webhook_secret.get_secret_value().encode()
     auth = request.headers.get("authorization", "")
@@ -102,6 +108,43 @@ def triage_stored(stored: list[Stored], s: Settings, *, start=start_alert_triage
     return started
 
 
+SLACK_ACTIONS = {"ack": "👀 Acknowledged by {user}",
+                 "escalate": "🚨 Escalated by {user}",
+                 "false_positive": "🙅 {user} marked this a false positive: the same alert will be judged not real"}
+
+
+def apply_slack_action(s: Settings, action: str, value: str, message_ts: str, user: str) -> int | None:
+    """Record what the person did on the alert (found by its message ts, else the button's event id)."""
+    from sqlmodel import select
+
+    from models.alerts import AlertEvent
+    from models.db import session_scope
+
+    with session_scope(s.triage_database_url) as session:
+        row = session.exec(select(AlertEvent).where(AlertEvent.slack_ts == message_ts)).first() if message_ts else None
+        if row is None and value.isdigit():
+            row = session.get(AlertEvent, int(value))
+        if row is None:
+            return None
+        if action == "ack":
+            row.acknowledged_by = user[:100]
+        elif action == "escalate":
+            row.escalated = True
+        elif action == "false_positive":
+            row.false_positive = True
+        session.add(row)
+        return row.id
+
+
+def tell_slack_action(s: Settings, event_id: int, action: str, user: str) -> None:
+    from tasks.alert_steps import send_thread_reply
+    from triageflow.audit import acting_as
+
+    with acting_as(f"slack:{user}"):
+        send_thread_reply(event_id, SLACK_ACTIONS[action].format(user=f"@{user}"), s.triage_dry_run,
+                          also_channel=s.slack_channel_critical if action == "escalate" else None)
+
+
 def _history_row(row) -> dict:
     decision = row.decision or {}
     return {"id": row.id, "fingerprint": row.fingerprint, "name": row.name, "status": row.status,
@@ -110,7 +153,8 @@ def _history_row(row) -> dict:
             "confidence": decision.get("confidence"), "reason": decision.get("reason"),
             "triage": row.triage_state, "remediation": row.remediation, "issue": row.issue_url,
             "issue_action": row.issue_action, "deliveries": row.deliveries,
-            "slack_ts": row.slack_ts}
+            "slack_ts": row.slack_ts, "acknowledged_by": row.acknowledged_by, "escalated": row.escalated,
+            "false_positive": row.false_positive}
 
 
 def build_alerts_router() -> APIRouter:
@@ -120,9 +164,7 @@ def build_alerts_router() -> APIRouter:
         s = load_settings()
         if s.webhook_secret is None:
             return _problem(503, "alert webhooks are disabled: set WEBHOOK_SECRET")
-        from .app import _read_limited
-
-        raw = await _read_limited(request, s.webhook_max_bytes)
+        raw = await _read_body(request, s.webhook_max_bytes)
         if not _authenticated(request, raw, s):
             return _problem(401, "missing or wrong webhook secret (?token=..., X-Triage-Token or Bearer)")
         if raw is None:
@@ -147,6 +189,43 @@ def build_alerts_router() -> APIRouter:
     @router.post("/grafana", status_code=202)
     async def grafana(request: Request, background: BackgroundTasks):
         return await receive(request, background, "grafana")
+
+    @router.post("/slack/actions")
+    async def slack_actions(request: Request, background: BackgroundTasks):
+        """Slack's interactivity request (signature and age checked): Acknowledge, Escalate, Mark as false positive."""
+        s = load_settings()
+        if s.slack_signing_secret is None:
+            return _problem(503, "Slack interactivity is disabled: set SLACK_SIGNING_SECRET")
+        raw = await _read_body(request, s.webhook_max_bytes)
+        if raw is None:
+            return _problem(413, f"body larger than {s.webhook_max_bytes} bytes")
+        from slack_sdk.signature import SignatureVerifier
+
+        verifier = SignatureVerifier(s.slack_signing_secret.get_secret_value())
+        if not verifier.is_valid(raw, request.headers.get("x-slack-request-timestamp", ""),
+                                 request.headers.get("x-slack-signature", "")):
+            return _problem(401, "bad or old Slack signature (X-Slack-Signature, X-Slack-Request-Timestamp)")
+        from urllib.parse import parse_qs
+
+        try:
+            payload = json.loads(parse_qs(raw.decode())["payload"][0])
+            actions = payload["actions"]
+            user = str(payload.get("user", {}).get("username") or payload.get("user", {}).get("id") or "someone")
+            message_ts = str(payload.get("message", {}).get("ts") or "")
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError, UnicodeDecodeError):
+            return _problem(400, {"field": "payload", "reason": "not a Slack block_actions payload"})
+        done = []
+        for action in actions if isinstance(actions, list) else []:
+            name = action.get("action_id") if isinstance(action, dict) else None
+            if name not in SLACK_ACTIONS:
+                continue  # link buttons (dashboard, logs, silence) also report their clicks
+            event_id = await run_in_threadpool(apply_slack_action, s, name, str(action.get("value", "")),
+                                               message_ts, user)
+            if event_id is None:
+                return _problem(404, {"field": "actions[].value", "reason": "no alert for this message"})
+            background.add_task(tell_slack_action, s, event_id, name, user)
+            done.append({"action": name, "alert": event_id})
+        return {"ok": True, "done": done}
 
     @router.get("/history")
     def alert_history(request: Request, limit: int = 50, name: str | None = None, fingerprint: str | None = None):

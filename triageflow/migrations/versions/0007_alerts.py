@@ -47,6 +47,8 @@ def upgrade() -> None:
         sa.Column("resolution_told", sa.Boolean(), nullable=False),
         sa.Column("issue_closed_at", TZ, nullable=True),
         sa.Column("false_positive", sa.Boolean(), nullable=False),
+        sa.Column("acknowledged_by", sa.String(100), nullable=True),
+        sa.Column("escalated", sa.Boolean(), nullable=False),
         sa.UniqueConstraint("fingerprint", "starts_at", name="uq_alert_event_fingerprint_start"),
     )
     op.create_index("ix_alert_event_received_at", "alert_event", ["received_at"])
