@@ -54,15 +54,19 @@ def store_alert(database_url: str, alert: InboundAlert) -> Stored:
         pass  # an HA peer's copy won the race: it is the same alert
     with session_scope(database_url) as session:
         existing = _find(session, alert.fingerprint, starts_at)
-        existing.deliveries += 1
+        event_id = existing.id
+        # atomic in SQL: HA peers and retries arrive at once, and each must count and none may resolve twice
+        session.exec(update(AlertEvent).where(AlertEvent.id == event_id)
+                     .values(deliveries=AlertEvent.deliveries + 1))
         change = "unchanged"
-        if alert.status == "resolved" and existing.status == "firing":
-            existing.status, existing.ends_at = "resolved", alert.ends_at
-            existing.resolved_at = datetime.now(timezone.utc)
-            existing.payload = dict(existing.payload, resolved=scrub_data(alert.raw))
-            change = "resolved"
-        session.add(existing)
-        return Stored(existing.id, change, existing.fingerprint, existing.status)
+        if alert.status == "resolved":
+            result = session.exec(update(AlertEvent).where(AlertEvent.id == event_id)
+                                  .where(AlertEvent.status == "firing")
+                                  .values(status="resolved", ends_at=alert.ends_at,
+                                          resolved_at=datetime.now(timezone.utc),
+                                          payload=dict(existing.payload, resolved=scrub_data(alert.raw))))
+            change = "resolved" if result.rowcount == 1 else change
+        return Stored(event_id, change, existing.fingerprint, "resolved" if change == "resolved" else existing.status)
 
 
 def claim_triage(database_url: str, event_id: int) -> bool:
