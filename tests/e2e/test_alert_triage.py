@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from models.alerts import AlertEvent, RemediationAttempt
+from models.alerts import AlertEvent, KnownIssue, RemediationAttempt
 from models.db import session_scope
 from triageflow.sandbox.github_api import github_env
 from triageflow.sandbox.server import LoopbackServer
@@ -189,6 +189,9 @@ def test_known_issue_remediation_that_clears_the_health_check_files_no_issue(pre
     assert [(a.action, a.outcome, a.check) for a in attempts] == [
         ("restart_service", "cleared", "its health checks pass")]
     assert "restarted backend-api" in attempts[0].output
+    with session_scope(url) as s:
+        known = s.exec(select(KnownIssue).where(KnownIssue.name == "service-down")).one()
+    assert (known.occurrences, known.fix_attempts, known.fix_success_rate) == (1, 1, 1.0)
     replies = [m["text"] for m in control.outbox("slack") if m["thread_ts"]]
     assert any("worked" in r for r in replies) and any("Resolved" in r for r in replies)
     assert gh_issues(control) == []

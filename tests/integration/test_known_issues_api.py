@@ -62,3 +62,21 @@ def test_the_api_needs_its_token(api):
     base = str(api.base_url).rstrip("/") + KB
     assert httpx.get(base).status_code == 401
     assert httpx.get(base, headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_suggestions_list_recurring_alerts_no_entry_matches(api, database_url, peers):
+    import json
+    from datetime import timedelta
+
+    from tasks.alert_payloads import parse_alert_group
+    from tasks.alert_store import store_alert
+
+    data = json.loads((peers / "alerting" / "alertmanager-from-prometheus-rule.json").read_text())["body_json"]
+    [alert] = parse_alert_group(data, "alertmanager")
+    for n in range(3):  # the same rule firing three times (each a new startsAt)
+        store_alert(database_url, alert.__class__(**{**alert.__dict__, "starts_at": alert.starts_at + timedelta(hours=n)}))
+    suggested = api.get(f"{KB}/suggestions").json()
+    assert [(s["name"], s["occurrences"]) for s in suggested] == [("PromRuleFiredFast", 3)]
+    api.post(KB, json={"name": "selftest", "title": "Prometheus self-test", "pattern": "PromRuleFiredFast",
+                       "real": False})
+    assert api.get(f"{KB}/suggestions").json() == []
