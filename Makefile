@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python bench/metrics_aggregation.py
 	$(BIN)/python bench/webhook_latency.py
 	$(BIN)/python bench/suspects_eval.py
+	$(BIN)/python bench/alert_latency.py
 
 sandbox: install
 	$(BIN)/triage sandbox
