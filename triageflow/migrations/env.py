@@ -8,6 +8,7 @@ import models.audit  # noqa: F401  (registers the tables on SQLModel.metadata)
 import models.investigations  # noqa: F401
 import models.metrics  # noqa: F401
 import models.runbooks  # noqa: F401
+import models.telemetry  # noqa: F401
 import models.webhooks  # noqa: F401
 
 config = context.config
