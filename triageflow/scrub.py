@@ -28,7 +28,7 @@ _KEY_VALUE = re.compile(
     """
 )
 # whole header lines (HTTP dumps, logged requests): the value is a credential however it is spelt
-_AUTH_HEADER = re.compile(r"(?im)\b((?:proxy-)?authorization|x-sentry-auth|x-api-key|cookie|set-cookie)(\s*[:=]\s*)(?!\[)[^\r\n]+")
+_AUTH_HEADER = re.compile(r"(?im)\b((?:proxy-)?authorization|x-sentry-auth|x-api-key|cookie|set-cookie)(\s*[:=][ \t]*)(?![\s\[]|(?i:bearer)\s)[^\r\n]+")
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/:@]+)(:[^\s/@]*)?@")
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 _CARD = re.compile(r"(?<![\d-])(?:[2-6]\d{3})(?:[ -]?\d){9,15}(?![\d-])")
