@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from triageflow.scrub import scrub, scrub_data
+from triageflow.scrub import scrub, secret_key
 
 from .telemetry_fingerprint import Frame, fingerprint
 
@@ -43,11 +43,44 @@ class IngestError(ValueError):
 
 
 def clip(value: Any, limit_name: str) -> str:
-    """Scrubbed, then cut to its limit (scrubbing reads a little past it, so a secret at the edge is seen whole)."""
-    limit = LIMITS[limit_name]
-    text = "" if value is None else str(value)[: limit + 256]
-    text = scrub(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Raw text cut to a little more than its limit: `redacted` scrubs it (seeing a secret at the edge whole),
+    then cuts it to the limit."""
+    return "" if value is None else str(value)[: LIMITS[limit_name] + 256]
+
+
+_SEPARATOR = "\n\x1f\n"
+
+
+def scrub_all(texts: list[str]) -> list[str]:
+    """The one scrubber over many strings in one pass (one joined text); string by string if a rule
+    matched across a separator."""
+    out = scrub(_SEPARATOR.join(texts)).split(_SEPARATOR)
+    return out if len(out) == len(texts) else [scrub(t) for t in texts]
+
+
+def redacted(record: "TelemetryRecord") -> "TelemetryRecord":
+    """Every text of `record` scrubbed, then clipped to `LIMITS`."""
+    names = ("project_id", "exception_type", "message", "url", "user_agent", "release", "environment", "correlation_id")
+    texts = [getattr(record, n) or "" for n in names]
+    frame_names = ("filename", "function", "module", "context_line")
+    for f in record.frames:
+        texts.extend(getattr(f, n) for n in frame_names)
+    tag_items = list(record.tags.items())
+    for k, v in tag_items:
+        texts.extend((k, v))
+    texts.extend(record.sdk_fingerprint or ())
+    clean = iter(scrub_all(texts))
+    fields = {}
+    for n in names:
+        value = _cut(next(clean), n)
+        fields[n] = None if getattr(record, n) is None else value
+    frames = tuple(replace(f, **{n: _cut(next(clean), n) for n in frame_names}) for f in record.frames)
+    tags = {}
+    for k, _ in tag_items:
+        key, value = _cut(next(clean), "tag_key"), _cut(next(clean), "tag_value")
+        tags[key] = "[redacted]" if secret_key(k) else value
+    sdk = tuple(_cut(next(clean), "fingerprint_entry") for _ in record.sdk_fingerprint or ()) or None
+    return replace(record, frames=frames, tags=tags, sdk_fingerprint=sdk, **fields)
 
 
 def _cut(text: str, limit_name: str) -> str:
@@ -149,8 +182,7 @@ def _tags(raw: Any, field_name: str = "tags") -> dict[str, str]:
             raise IngestError(field_name, "must be a map or a list of [key, value] pairs") from None
     if not isinstance(raw, dict):
         raise IngestError(field_name, "must be a map of names to values")
-    items = dict(list(raw.items())[: LIMITS["tags"]])
-    return {clip(k, "tag_key"): clip(v, "tag_value") for k, v in scrub_data(items).items()}
+    return {clip(k, "tag_key"): clip(v, "tag_value") for k, v in list(raw.items())[: LIMITS["tags"]]}
 
 
 def _frames(raw: Any) -> tuple[Frame, ...]:
@@ -211,15 +243,15 @@ def record_from_sentry_event(event: Any, *, project_id: str, source: str, receiv
     contexts = event.get("contexts") if isinstance(event.get("contexts"), dict) else {}
     trace = contexts.get("trace") if isinstance(contexts.get("trace"), dict) else {}
     correlation = correlation_id or tags.get("correlation_id") or trace.get("trace_id")
-    return TelemetryRecord(
-        event_id=eid, project_id=clip(project_id, "project_id"), source=source, received_at=received_at,
+    return redacted(TelemetryRecord(
+        event_id=eid, project_id=_cut(str(project_id), "project_id"), source=source, received_at=received_at,
         level=_level(event.get("level")), exception_type=clip(exc.get("type") or "", "exception_type"),
         message=clip(message, "message"), frames=frames, url=_clip_or_none(request.get("url"), "url"),
         user_agent=_clip_or_none(headers.get("User-Agent") or headers.get("user-agent"), "user_agent"),
         release=_clip_or_none(event.get("release"), "release"),
         environment=_clip_or_none(event.get("environment"), "environment"),
         session_id=session_key(session), correlation_id=_clip_or_none(correlation, "correlation_id"), tags=tags,
-        sdk_fingerprint=_sdk_fingerprint(event.get("fingerprint")))
+        sdk_fingerprint=_sdk_fingerprint(event.get("fingerprint"))))
 
 
 # --------------------------------------------------------------------------- the JSON endpoint
@@ -277,11 +309,11 @@ def record_from_browser(report: BrowserError, *, received_at: datetime, correlat
     if not exc_type and re.match(r"^(?:Uncaught )?([A-Z]\w*(?:Error|Exception)): ", message):
         exc_type, message = re.match(r"^(?:Uncaught )?([A-Z]\w*(?:Error|Exception)): (.*)$", message, re.S).groups()
     tags = _tags({k: v for k, v in data["tags"].items() if v is not None})
-    return TelemetryRecord(
+    return redacted(TelemetryRecord(
         event_id=data["event_id"] or uuid.uuid4().hex, project_id=data["project_id"], source="json",
         received_at=received_at, level=data["level"], exception_type=clip(exc_type, "exception_type"),
         message=clip(message, "message"), frames=parse_js_stack(data["stack"] or "", data["url"]),
         url=_clip_or_none(data["url"], "url"), user_agent=_clip_or_none(data["user_agent"], "user_agent"),
         release=_clip_or_none(data["release"], "release"), environment=_clip_or_none(data["environment"], "environment"),
         session_id=session, correlation_id=clip(correlation_id, "correlation_id"), tags=tags,
-        sdk_fingerprint=_sdk_fingerprint(data["fingerprint"]))
+        sdk_fingerprint=_sdk_fingerprint(data["fingerprint"])))

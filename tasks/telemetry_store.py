@@ -36,16 +36,6 @@ class Pending:
     relay_payload: dict[str, Any] | None = None
 
 
-def _insert_for(conn: Connection):
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the project supports these two
-        raise RuntimeError(f"telemetry storage supports SQLite and PostgreSQL, not {conn.dialect.name}")
-    return insert
-
-
 def _event_row(r: TelemetryRecord) -> dict[str, Any]:
     return {"event_id": r.event_id, "fingerprint": r.fingerprint, "project_id": r.project_id,
             "received_at": r.received_at, "source": r.source, "level": r.level, "exception_type": r.exception_type,
@@ -71,35 +61,95 @@ def _group_rows(records: Iterable[TelemetryRecord]) -> list[dict[str, Any]]:
     return [groups[fp] for fp in sorted(groups)]
 
 
+def _statements(dialect: str):
+    """The three statements, built once per dialect; SQLAlchemy caches their compiled form."""
+    if dialect not in _STATEMENTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - the project supports these two
+            raise RuntimeError(f"telemetry storage supports SQLite and PostgreSQL, not {dialect}")
+        events, groups = TelemetryEvent.__table__, TelemetryGroup.__table__
+        add_events = insert(events).on_conflict_do_nothing(index_elements=["event_id"]).returning(events.c.event_id)
+        upsert = insert(groups)
+        excluded = upsert.excluded
+        upsert_groups = upsert.on_conflict_do_update(index_elements=["fingerprint"], set_={
+            "count": groups.c.count + excluded.count,
+            "last_seen": case((excluded.last_seen > groups.c.last_seen, excluded.last_seen), else_=groups.c.last_seen),
+            "first_seen": case((excluded.first_seen < groups.c.first_seen, excluded.first_seen),
+                               else_=groups.c.first_seen),
+        })
+        add_relay = insert(TelemetryRelay.__table__).on_conflict_do_nothing(index_elements=["event_id"])
+        _STATEMENTS[dialect] = (add_events, upsert_groups, add_relay)
+    return _STATEMENTS[dialect]
+
+
+_STATEMENTS: dict[str, tuple] = {}
+
+
+_EVENT_COLUMNS = ("event_id", "fingerprint", "project_id", "received_at", "source", "level", "exception_type", "message",
+                  "stack", "url", "user_agent", "release", "environment", "session_id", "correlation_id", "tags")
+_GROUP_COLUMNS = ("fingerprint", "project_id", "title", "exception_type", "level", "count", "first_seen", "last_seen",
+                  "sample", "status")
+_PG_EVENTS = (f"INSERT INTO telemetry_event ({', '.join(_EVENT_COLUMNS)}) VALUES "
+              f"({', '.join(f'%({c})s' for c in _EVENT_COLUMNS)}) ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+_PG_GROUPS = (f"INSERT INTO telemetry_group ({', '.join(_GROUP_COLUMNS)}) VALUES "
+              f"({', '.join(f'%({c})s' for c in _GROUP_COLUMNS)}) ON CONFLICT (fingerprint) DO UPDATE SET "
+              "count = telemetry_group.count + excluded.count, "
+              "last_seen = greatest(telemetry_group.last_seen, excluded.last_seen), "
+              "first_seen = least(telemetry_group.first_seen, excluded.first_seen)")
+_PG_RELAY = ("INSERT INTO telemetry_relay (event_id, payload, status, attempts, next_attempt_at) VALUES "
+             "(%(event_id)s, %(payload)s, %(status)s, %(attempts)s, %(next_attempt_at)s) ON CONFLICT (event_id) DO NOTHING")
+
+
+def _store_batch_postgresql(conn: Connection, ordered: list[Pending]) -> set[str]:
+    """psycopg's pipelined executemany: one prepared statement per table, whatever the batch size
+    (SQLAlchemy's multi-row VALUES is re-parsed by psycopg for every batch size, which costs more than the write)."""
+    from psycopg.types.json import Json
+
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        events = [dict(_event_row(p.record), tags=Json(p.record.tags)) for p in ordered]
+        cursor.executemany(_PG_EVENTS, events, returning=True)
+        new_ids: set[str] = set()
+        while True:
+            new_ids.update(row[0] for row in cursor.fetchall())
+            if not cursor.nextset():
+                break
+        fresh = [p for p in ordered if p.record.event_id in new_ids]
+        if fresh:
+            cursor.executemany(_PG_GROUPS, [dict(g, sample=Json(g["sample"])) for g in _group_rows(p.record for p in fresh)])
+            relay = [{"event_id": p.record.event_id, "payload": Json(p.relay_payload), "status": "pending",
+                      "attempts": 0, "next_attempt_at": p.record.received_at} for p in fresh if p.relay_payload is not None]
+            if relay:
+                cursor.executemany(_PG_RELAY, relay)
+        return new_ids
+    finally:
+        cursor.close()
+
+
 def store_batch(conn: Connection, items: Sequence[Pending]) -> set[str]:
     """Write `items` inside the caller's transaction; answer the event ids that were new."""
-    insert = _insert_for(conn)
     unique: dict[str, Pending] = {}
     for item in items:
         unique.setdefault(item.record.event_id, item)  # the same id twice in one batch counts once
     if not unique:
         return set()
     ordered = [unique[k] for k in sorted(unique)]
-    events = TelemetryEvent.__table__
-    result = conn.execute(insert(events).values([_event_row(p.record) for p in ordered])
-                          .on_conflict_do_nothing(index_elements=["event_id"]).returning(events.c.event_id))
-    new_ids = {row[0] for row in result}
+    if conn.dialect.name == "postgresql":
+        return _store_batch_postgresql(conn, ordered)
+    add_events, upsert_groups, add_relay = _statements(conn.dialect.name)
+    # executemany: one round trip per few hundred rows ("insertmanyvalues"), RETURNING the rows inserted
+    new_ids = {row[0] for row in conn.execute(add_events, [_event_row(p.record) for p in ordered])}
     if not new_ids:
         return new_ids
     fresh = [p for p in ordered if p.record.event_id in new_ids]
-    groups = TelemetryGroup.__table__
-    stmt = insert(groups).values(_group_rows(p.record for p in fresh))
-    excluded = stmt.excluded
-    conn.execute(stmt.on_conflict_do_update(index_elements=["fingerprint"], set_={
-        "count": groups.c.count + excluded.count,
-        "last_seen": case((excluded.last_seen > groups.c.last_seen, excluded.last_seen), else_=groups.c.last_seen),
-        "first_seen": case((excluded.first_seen < groups.c.first_seen, excluded.first_seen),
-                           else_=groups.c.first_seen),
-    }))
+    conn.execute(upsert_groups, _group_rows(p.record for p in fresh))
     relay = [{"event_id": p.record.event_id, "payload": p.relay_payload, "status": "pending", "attempts": 0,
               "next_attempt_at": p.record.received_at} for p in fresh if p.relay_payload is not None]
     if relay:
-        conn.execute(insert(TelemetryRelay.__table__).values(relay).on_conflict_do_nothing(index_elements=["event_id"]))
+        conn.execute(add_relay, relay)
     return new_ids
 
 

@@ -100,6 +100,11 @@ _SECRET_KEY_NAME = re.compile(
     rf"(?i)(?:^|[_.-])(?:{_SECRET_KEYS})$|^(?:cookies?|set-cookie|(?:proxy-)?authorization|x-sentry-auth|x-api-key)$")
 
 
+def secret_key(name: str) -> bool:
+    """Whether values stored under `name` (a map key, a header, a tag) are secrets as a whole."""
+    return bool(_SECRET_KEY_NAME.search(name))
+
+
 def _secret_pair(value: Any) -> bool:
     """A `[name, value]` header pair (how Sentry SDKs may send request headers) whose name is a secret."""
     return (isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[0], str)
