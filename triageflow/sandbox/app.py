@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from .glitchtip_api import build_router
 from .glitchtip_state import GlitchTipState
+from .ingest_api import build_ingest_router
 from .messaging_api import Outbox, build_slack_router, build_telegram_router
 
 DEFAULT_TOKEN = "dev_sandbox_5f1c2e8a9b7d4c3e8f6a1b2c3d4e5f60"
@@ -210,6 +211,7 @@ def create_app(sandbox: Sandbox | None = None) -> Any:
     api.include_router(build_router(sandbox.glitchtip))
     api.include_router(build_telegram_router(sandbox))
     api.include_router(build_slack_router(sandbox))
+    api.include_router(build_ingest_router(sandbox))
 
     @api.get("/_sandbox/info")
     def info(request: Request):
