@@ -92,17 +92,57 @@ class Settings(BaseSettings):
     service_host: str = Field("127.0.0.1", alias="SERVICE_HOST")
     service_port: int = Field(8090, alias="SERVICE_PORT", ge=1, le=65535)
 
+    # --- issue 12: alert triage ---
+    github_seconds_between_writes: float = Field(1.0, alias="GITHUB_SECONDS_BETWEEN_WRITES", ge=0)
+    github_labels: str = Field("triage,alert", alias="GITHUB_LABELS", description="comma-separated default labels")
+    github_assignees: str = Field("", alias="GITHUB_ASSIGNEES",
+                                  description="component=login[,component=login]; '*=login' for the rest")
+    alertmanager_url: str | None = Field(None, alias="ALERTMANAGER_URL")
+    grafana_signature_header: str = Field("X-Grafana-Alert-Signature", alias="GRAFANA_SIGNATURE_HEADER")
+    slack_channel_critical: str | None = Field(None, alias="SLACK_CHANNEL_CRITICAL")
+    slack_channel_high: str | None = Field(None, alias="SLACK_CHANNEL_HIGH")
+    slack_channel_medium: str | None = Field(None, alias="SLACK_CHANNEL_MEDIUM")
+    slack_channel_resolved: str | None = Field(None, alias="SLACK_CHANNEL_RESOLVED")
+    alert_loki_window_minutes: int = Field(15, alias="ALERT_LOKI_WINDOW_MINUTES", ge=1, le=24 * 60)
+    alert_loki_queries: str = Field('{service="{service}"} |~ "(?i)error|exception|traceback"',
+                                    alias="ALERT_LOKI_QUERY", description="LogQL template; {service} is filled in")
+    alert_health_urls: str = Field("", alias="ALERT_HEALTH_URLS", description="service=url[,service=url]")
+    alert_health_timeout: float = Field(3.0, alias="ALERT_HEALTH_TIMEOUT", gt=0, le=60)
+    alert_error_threshold: int = Field(3, alias="ALERT_ERROR_THRESHOLD", ge=1,
+                                       description="more errors than this in the window make an alert real")
+    alert_error_window_minutes: int = Field(5, alias="ALERT_ERROR_WINDOW_MINUTES", ge=1)
+    alert_latency_factor: float = Field(2.0, alias="ALERT_LATENCY_FACTOR", gt=1)
+    alert_error_rate_critical: float = Field(0.10, alias="ALERT_ERROR_RATE_CRITICAL", gt=0, le=1)
+    alert_error_rate_high: float = Field(0.05, alias="ALERT_ERROR_RATE_HIGH", gt=0, le=1)
+    alert_latency_high_ms: float = Field(2000.0, alias="ALERT_LATENCY_HIGH_MS", gt=0)
+    alert_max_issues_per_hour: int = Field(10, alias="ALERT_MAX_ISSUES_PER_HOUR", ge=0)
+    alert_autoclose_hours: float = Field(24.0, alias="ALERT_AUTOCLOSE_HOURS", gt=0)
+    remediation_enabled: bool = Field(False, alias="REMEDIATION_ENABLED")
+    remediation_window_minutes: int = Field(60, alias="REMEDIATION_WINDOW_MINUTES", ge=1)
+    remediation_deadline_seconds: float = Field(300.0, alias="REMEDIATION_DEADLINE_SECONDS", ge=0)
+    remediation_poll_seconds: float = Field(5.0, alias="REMEDIATION_POLL_SECONDS", gt=0)
+    remediation_dry_run: bool | None = Field(None, alias="REMEDIATION_DRY_RUN",
+                                             description="unset: dry-run outside production")
+    remediation_approve_timeout: float = Field(900.0, alias="REMEDIATION_APPROVE_TIMEOUT", ge=1)
+    remediation_commands: str = Field("", alias="REMEDIATION_COMMANDS",
+                                      description="JSON object: service → argv list run by restart_service")
+    remediation_hooks: str = Field("", alias="REMEDIATION_HOOKS",
+                                   description="JSON object: service → URL POSTed by restart_service")
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    known_issues_token: SecretStr | None = Field(None, alias="KNOWN_ISSUES_TOKEN")
+
     @field_validator("glitchtip_token", "telegram_bot_token", "slack_bot_token", "github_token")
     @classmethod
     def _token_shape(cls, v: SecretStr | None, info) -> SecretStr | None:
         return _check_token(info.field_name.upper(), v)
 
     @field_validator("glitchtip_url", "loki_url", "telegram_api_url", "slack_api_url", "github_api_url",
-                     "runbooks_base_url")
+                     "runbooks_base_url", "alertmanager_url")
     @classmethod
     def _http_url(cls, v: str | None, info) -> str | None:
         if v in (None, ""):
-            return None if info.field_name in ("glitchtip_url", "loki_url", "runbooks_base_url") else v
+            return None if info.field_name in ("glitchtip_url", "loki_url", "runbooks_base_url",
+                                               "alertmanager_url") else v
         if not re.match(r"^https?://[^\s/]+", v):
             raise ValueError(f"{info.field_name.upper()} must be an http(s) URL, got {v!r}")
         return v

@@ -4,7 +4,8 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import models.audit  # noqa: F401  (registers the tables on SQLModel.metadata)
+import models.alerts  # noqa: F401  (registers the tables on SQLModel.metadata)
+import models.audit  # noqa: F401
 import models.investigations  # noqa: F401
 import models.metrics  # noqa: F401
 import models.runbooks  # noqa: F401

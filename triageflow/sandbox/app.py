@@ -17,10 +17,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from .github_api import build_github_router
 from .glitchtip_api import build_router
 from .glitchtip_state import GlitchTipState
 from .ingest_api import build_ingest_router
 from .messaging_api import Outbox, build_slack_router, build_telegram_router
+from .monitoring_api import build_monitoring_router
 
 DEFAULT_TOKEN = "dev_sandbox_5f1c2e8a9b7d4c3e8f6a1b2c3d4e5f60"
 TELEGRAM_TOKEN = "dev_sandbox_telegram_7c1e0b5d2a"
@@ -83,6 +85,7 @@ class Sandbox:
     outbox: Outbox = field(default_factory=Outbox)
     updates: list[dict[str, Any]] = field(default_factory=list)
     last_update_id: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)  # state of added stand-ins (GitHub, Loki): each has reset()
 
     def __post_init__(self) -> None:
         self.glitchtip = GlitchTipState(self.now, self.token)
@@ -94,6 +97,8 @@ class Sandbox:
             self.outbox.clear()
             self.updates.clear()
         self.glitchtip.__init__(self.now, self.token)
+        for extra in self.extras.values():
+            extra.reset()
 
     def take_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Telegram getUpdates: queued updates from `offset` on (tests queue them via the control API)."""
@@ -212,6 +217,8 @@ def create_app(sandbox: Sandbox | None = None) -> Any:
     api.include_router(build_telegram_router(sandbox))
     api.include_router(build_slack_router(sandbox))
     api.include_router(build_ingest_router(sandbox))
+    api.include_router(build_github_router(sandbox))
+    api.include_router(build_monitoring_router(sandbox))
 
     @api.get("/_sandbox/info")
     def info(request: Request):

@@ -16,6 +16,7 @@ from tasks.alerts import WebhookError, parse_glitchtip_alert
 from ..settings import load_settings
 from .alerting import process_delivery, store_delivery
 from .telemetry import telemetry_router
+from .alerts import build_alerts_router
 
 
 def _problem(status: int, detail) -> JSONResponse:
@@ -37,6 +38,7 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
 def create_service() -> FastAPI:
     app = FastAPI(title="triageflow", version="0.1.0")
     app.include_router(telemetry_router())
+    app.include_router(build_alerts_router())
 
     @app.get("/health")
     def health():

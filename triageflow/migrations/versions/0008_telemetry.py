@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"  # 0005 in the brief; chained after alert-triage's 0007 once merged (one head)
 branch_labels = None
 depends_on = None
 
