@@ -301,6 +301,26 @@ def parse_js_stack(stack: str, page_url: str | None) -> tuple[Frame, ...]:
     return tuple(reversed(frames[: LIMITS["frames"]]))
 
 
+_PYTHON_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<fn>\S+)\s*$')
+
+
+def parse_python_traceback(text: str) -> tuple[Frame, ...]:
+    """A formatted Python traceback (what the ASGI capture middleware sends); innermost last.
+    Library frames (site-packages, the standard library) are not in-app."""
+    frames = []
+    lines = (text or "").splitlines()
+    for i, line in enumerate(lines):
+        m = _PYTHON_FRAME.match(line)
+        if not m:
+            continue
+        file = m.group("file")
+        code = lines[i + 1].strip() if i + 1 < len(lines) and not _PYTHON_FRAME.match(lines[i + 1]) else ""
+        library = "site-packages" in file or "/lib/python" in file or file.startswith("<")
+        frames.append(Frame(filename=clip(file, "filename"), function=clip(m.group("fn"), "function"),
+                            lineno=int(m.group("line")), in_app=not library, context_line=clip(code, "context_line")))
+    return tuple(frames[-LIMITS["frames"]:])
+
+
 def record_from_browser(report: BrowserError, *, received_at: datetime, correlation_id: str) -> TelemetryRecord:
     session = session_key(report.session_id)
     data = report.model_dump()
@@ -312,7 +332,8 @@ def record_from_browser(report: BrowserError, *, received_at: datetime, correlat
     return redacted(TelemetryRecord(
         event_id=data["event_id"] or uuid.uuid4().hex, project_id=data["project_id"], source="json",
         received_at=received_at, level=data["level"], exception_type=clip(exc_type, "exception_type"),
-        message=clip(message, "message"), frames=parse_js_stack(data["stack"] or "", data["url"]),
+        message=clip(message, "message"),
+        frames=parse_js_stack(data["stack"] or "", data["url"]) or parse_python_traceback(data["stack"] or ""),
         url=_clip_or_none(data["url"], "url"), user_agent=_clip_or_none(data["user_agent"], "user_agent"),
         release=_clip_or_none(data["release"], "release"), environment=_clip_or_none(data["environment"], "environment"),
         session_id=session, correlation_id=clip(correlation_id, "correlation_id"), tags=tags,
