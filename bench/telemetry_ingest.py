@@ -139,6 +139,22 @@ def start_service(database_url: str, workers: int) -> tuple[subprocess.Popen, in
     raise SystemExit("the service did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of `pid` and its live children (uvicorn's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def make_database(kind: str, tmp: Path) -> tuple[str, callable]:
     from models.db import upgrade
 
@@ -181,7 +197,9 @@ def run(kind: str, envelopes: list[bytes], clients: int, workers: int, fingerpri
         proc, port, sock = start_service(url, workers)
         try:
             asyncio.run(drive(port, envelopes[:200], clients))  # warm-up, not measured (counted in the check)
+            cpu_before = cpu_seconds(proc.pid)
             elapsed, latencies, statuses = asyncio.run(drive(port, envelopes[200:], clients))
+            cpu = cpu_seconds(proc.pid) - cpu_before
         finally:
             proc.terminate()
             proc.wait(30)
@@ -195,6 +213,9 @@ def run(kind: str, envelopes: list[bytes], clients: int, workers: int, fingerpri
     print(f"{kind:<11} {len(latencies):>6} envelopes  {clients} clients  {workers} worker(s)  "
           f"{len(latencies) / elapsed:>7.0f} events/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  statuses {statuses}")
     accepted_total = accepted + 200
+    load = os.getloadavg()[0]
+    print(f"{'':<11} service CPU {cpu * 1000 / len(latencies):.2f} ms per event (≈ {len(latencies) / cpu:.0f} events/s "
+          f"per busy core); load average {load:.1f} on {os.cpu_count()} cores during the run")
     print(f"{'':<11} accepted {accepted_total}, events stored {events}, counted in groups {counted}, groups {groups}")
     if not (events == counted == accepted_total and groups == fingerprints):
         raise SystemExit(f"{kind}: stored counts differ from accepted ({accepted_total})")
