@@ -124,7 +124,7 @@ def _severity(ctx: AlertContext, health, known, decision: Decision, t: Threshold
     """Health down → critical; otherwise the worst of the known issue's, the error rate's and the latency's."""
     if health_failing(health):
         return "critical"
-    if decision.low_priority:
+    if decision.low_priority or not decision.real:
         return "low"
     found: list[str] = []
     if known is not None and known.severity in SEVERITIES:
@@ -138,8 +138,6 @@ def _severity(ctx: AlertContext, health, known, decision: Decision, t: Threshold
         found.append("critical" if _LABEL_SEVERITY.get(ctx.severity_label) == "critical" else "high")
     if found:
         return min(found, key=SEVERITIES.index)
-    if not decision.real:
-        return "low"
     return _LABEL_SEVERITY.get(ctx.severity_label, "medium")
 
 

@@ -78,7 +78,7 @@ def summarize_logs(lines, *, query: str, alert_start: datetime, error_window: ti
         return LogSummary(True, query=query, note="no log lines in the window")
     ordered = sorted(lines, key=lambda item: item.at)
     messages = [_message(item.line) for item in ordered]
-    patterns = Counter(pattern_of(m) for m in messages)
+    patterns = Counter(pattern_of(scrub(m)) for m in messages)  # scrubbed first: an e-mail must not survive as a pattern
     stacks = [scrub(item.line)[:1500] for item in ordered if _STACK.search(item.line)]
     endpoints = Counter(next(g for g in m.groups() if g) for item in ordered for m in _ENDPOINT.finditer(item.line))
     users = {m.group(1) for item in ordered for m in _USER.finditer(item.line)}
@@ -91,7 +91,7 @@ def summarize_logs(lines, *, query: str, alert_start: datetime, error_window: ti
         True, query=query, lines=len(ordered), errors_in_window=in_window, error_messages=distinct[:10],
         stack_traces=list(dict.fromkeys(stacks))[:3], endpoints=[e for e, _ in endpoints.most_common(5)],
         distinct_users=len(users), first_at=first, last_at=last, per_minute=round(len(ordered) / minutes, 2),
-        common_pattern=scrub(patterns.most_common(1)[0][0]), status_codes=dict(codes),
+        common_pattern=patterns.most_common(1)[0][0], status_codes=dict(codes),
         samples=[scrub(item.line)[:500] for item in ordered[-5:]])
 
 

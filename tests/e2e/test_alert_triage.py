@@ -140,7 +140,8 @@ def test_mixed_group_is_split_and_grafana_values_are_read(prefect_harness, alert
     wait_for(lambda: all_done(url, 4))
     rows = events(url)
     assert rows[0].status == "resolved" and rows[0].triage_state == "skipped"
-    assert rows[3].decision["reason"].startswith("error rate 12%") and rows[3].decision["severity"] == "critical"
+    # Grafana's values {"A": 0.124}: 12 % errors, critical (its logs also match the known pool exhaustion)
+    assert "error rate 12% (threshold 5%)" in rows[3].decision["rules"] and rows[3].decision["severity"] == "critical"
     assert control.outbox("slack") == [] and gh_issues(control) == []
 
 
@@ -216,3 +217,22 @@ def test_bad_requests_name_the_field_and_store_nothing(alert_env, service, path,
     assert response.status_code == status, response.text
     assert detail in response.text
     assert events(alert_env["TRIAGE_DATABASE_URL"]) == []
+
+
+def test_resolved_alert_issue_is_closed_by_autoclose_once(prefect_harness, alert_env, service, control, peers):
+    from flows.alert_triage import alert_autoclose
+
+    url = alert_env["TRIAGE_DATABASE_URL"]
+    body = fresh(body_of(peers, "alertmanager-firing-two-alerts.json"))
+    body["alerts"] = body["alerts"][:1]
+    post(service, "/alerts/alertmanager", body)
+    wait_for(lambda: all_done(url, 1))
+    assert alert_autoclose(hours=0) == []  # still firing: nothing to close
+    body["alerts"][0]["status"] = "resolved"
+    body["alerts"][0]["endsAt"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    post(service, "/alerts/alertmanager", body)
+    wait_for(lambda: events(url)[0].resolution_told)
+    assert alert_autoclose() == []  # resolved less than ALERT_AUTOCLOSE_HOURS ago
+    assert alert_autoclose(hours=0) == [1]
+    assert gh_issues(control)[0]["state"] == "closed" and events(url)[0].issue_closed_at is not None
+    assert alert_autoclose(hours=0) == []

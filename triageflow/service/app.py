@@ -17,6 +17,7 @@ from ..settings import load_settings
 from .alerting import process_delivery, store_delivery
 from .telemetry import telemetry_router
 from .alerts import build_alerts_router
+from .known_issues import build_known_issues_router
 
 
 def _problem(status: int, detail) -> JSONResponse:
@@ -39,6 +40,7 @@ def create_service() -> FastAPI:
     app = FastAPI(title="triageflow", version="0.1.0")
     app.include_router(telemetry_router())
     app.include_router(build_alerts_router())
+    app.include_router(build_known_issues_router())
 
     @app.get("/health")
     def health():
