@@ -5,7 +5,8 @@ from __future__ import annotations
 from prefect import flow
 
 from tasks.runbooks import RunbookMatcher
-from tasks.telemetry_triage import file_group_issue, groups_to_triage, record_triaged, suggested_remediation
+from tasks.telemetry_triage import (file_group_issue, groups_to_triage, known_issue_for, known_issues, record_triaged,
+                                    suggested_remediation)
 from triageflow.audit import acting_as
 from triageflow.clients.github import github_from_settings
 from triageflow.settings import settings
@@ -22,11 +23,12 @@ def telemetry_triage(threshold: int | None = None, limit: int = 20, dry_run: boo
         print("no telemetry group needs an issue")
         return []
     matcher, _errors = RunbookMatcher.cached(s.runbooks_dir)
+    kb = known_issues(s.triage_database_url)
     labels = ["triage", "telemetry"]
     filed = []
     with github_from_settings(s) as gh, acting_as("flow:telemetry-triage"):
         for group in groups:
-            remediation = suggested_remediation(group, matcher, s.runbooks_base_url)
+            remediation = suggested_remediation(group, matcher, s.runbooks_base_url, known_issue_for(group, kb))
             outcome = file_group_issue(gh, s.triage_database_url, group, remediation, labels, dry_run)
             if outcome.action != "dry-run":
                 record_triaged(s.triage_database_url, group.fingerprint, outcome)

@@ -15,6 +15,8 @@ from sqlalchemy import and_, select, update
 from models.db import engine_for
 from models.telemetry import TelemetryEvent, TelemetryGroup
 from tasks.alert_github import IssueOutcome, issue_marker, open_or_comment
+from tasks.alert_known import KnownMatch, match_known
+from tasks.alert_steps import load_known_issues
 from tasks.retry import transient_only
 from tasks.runbooks import IssueFacts, MatchResult, RunbookMatcher, runbook_link
 
@@ -43,14 +45,33 @@ def marker(fingerprint: str) -> str:
     return issue_marker(MARKER_KIND, fingerprint)
 
 
-def suggested_remediation(facts: GroupFacts, matcher: RunbookMatcher, base_url: str | None) -> str:
-    """The matching runbook's quick fix, or a plain note that no rule matched."""
-    result: MatchResult = matcher.match(IssueFacts(title=facts.title, message=str(facts.sample.get("message") or ""),
-                                                   exception_type=facts.exception_type, culprit=""))
-    if not result.matched:
-        return f"No runbook matches ({result.reason}). Triage by hand; add a runbook if this recurs."
-    rb = result.runbook
-    return f"Runbook **{rb.title}** ({runbook_link(rb, base_url)}), matched on {result.hit.field}:\n\n{rb.quick_fix}"
+def suggested_remediation(facts: GroupFacts, matcher: RunbookMatcher, base_url: str | None,
+                          known: KnownMatch | None = None) -> str:
+    """Rule-based: the knowledge base's recommendation when a known issue matches, and the matching
+    runbook's quick fix; a plain note when neither does."""
+    parts = []
+    if known is not None:
+        parts.append(f"Known issue **{known.title}** (`{known.name}`, matched on {known.field}): "
+                     f"{known.recommendation or 'no recommendation recorded'}")
+    result: MatchResult = matcher.match(group_facts_for_matching(facts))
+    if result.matched:
+        rb = result.runbook
+        parts.append(f"Runbook **{rb.title}** ({runbook_link(rb, base_url)}), matched on {result.hit.field}:"
+                     f"\n\n{rb.quick_fix}")
+    if not parts:
+        return f"No runbook or known issue matches ({result.reason}). Triage by hand; add a runbook if this recurs."
+    return "\n\n".join(parts)
+
+
+def group_facts_for_matching(facts: GroupFacts) -> IssueFacts:
+    return IssueFacts(title=facts.title, message=str(facts.sample.get("message") or ""),
+                      exception_type=facts.exception_type, culprit="", tags=facts.sample.get("tags") or {})
+
+
+def known_issue_for(facts: GroupFacts, known_issues) -> KnownMatch | None:
+    """The first known issue whose pattern fires on the group's title, message or tags."""
+    return match_known(known_issues, facts.title, str(facts.sample.get("message") or ""),
+                       {k: str(v) for k, v in (facts.sample.get("tags") or {}).items()})
 
 
 def issue_title(facts: GroupFacts) -> str:
@@ -113,6 +134,11 @@ def file_group_issue(gh, database_url: str, facts: GroupFacts, remediation: str,
     return open_or_comment(gh, database_url, marker=marker(facts.fingerprint), title=issue_title(facts),
                            body=issue_body(facts, remediation), comment=None, labels=labels, assignees=[],
                            dry_run=dry_run)
+
+
+@task(name="load-known-issues", cache_policy=NO_CACHE)
+def known_issues(database_url: str) -> list:
+    return load_known_issues(database_url)
 
 
 @task(name="record-telemetry-triage", cache_policy=NO_CACHE)

@@ -53,7 +53,7 @@ def test_group_over_threshold_is_filed_once_with_facts_and_remediation(prefect_h
     from flows.telemetry_triage import telemetry_triage
 
     url = triage_telemetry_env
-    hot = seed_group(url, "Connection timeout to PostgreSQL at db.internal:5432 (attempt 1, pool=main)", 4)
+    hot = seed_group(url, "Connection timeout to PostgreSQL at db.internal:5432 (connection pool exhausted)", 4)
     cold = seed_group(url, "disk quota nearly reached", 2, type_="QuotaWarning")
     first = telemetry_triage()
     again = telemetry_triage()
@@ -62,7 +62,8 @@ def test_group_over_threshold_is_filed_once_with_facts_and_remediation(prefect_h
     assert issue["title"].startswith("[telemetry] ConnectionTimeout: Connection timeout to PostgreSQL")
     body = issue["body"]
     for needle in (hot, "| count | 4 |", "first seen", "last seen", "`corr-3`", "db.js",
-                   "Database connection timeout or pool exhausted", marker(hot)):
+                   "Database connection timeout or pool exhausted", "Known issue **Database connection pool exhausted**",
+                   "Reset the pool", marker(hot)):
         assert needle in body, needle
     g = group(url, hot)
     assert (g.status, g.issue_number) == ("triaged", issue["number"])

@@ -246,3 +246,15 @@ def test_browser_script_is_served(telemetry_service):
     answer = httpx.get(f"{svc.url}/telemetry.js")
     assert answer.status_code == 200 and "unhandledrejection" in answer.text
     assert answer.headers["content-type"].startswith("application/javascript")
+
+
+def test_brotli_envelope_as_sentry_sdk_sends_it_when_brotli_is_installed(telemetry_service, database_url, peers):
+    import brotli
+
+    svc = telemetry_service()
+    answer = httpx.post(f"{svc.url}/api/7/envelope/", content=brotli.compress(recorded(peers, 2)),
+                        headers={**AUTH, "Content-Encoding": "br"})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["access-control-allow-origin"] == "*"
+    [event] = rows(database_url, TelemetryEvent)
+    assert event.exception_type == "SessionExpired"

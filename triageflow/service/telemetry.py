@@ -197,7 +197,7 @@ def telemetry_router() -> APIRouter:
     async def telemetry_error(request: Request):
         response = await _telemetry_error(request)
         response.headers["Access-Control-Allow-Origin"] = "*"  # pages on other origins may read the answer
-        response.headers["Access-Control-Expose-Headers"] = CORRELATION_HEADER
+        response.headers["Access-Control-Expose-Headers"] = f"{CORRELATION_HEADER}, Retry-After"
         return response
 
     async def _telemetry_error(request: Request) -> Response:
@@ -258,13 +258,19 @@ def telemetry_router() -> APIRouter:
             return refusal.response()
         return JSONResponse({"id": answered} if answered else {})
 
+    def readable_anywhere(response: Response) -> Response:
+        """Browser SDKs post from the page's origin and read the rate-limit headers of the answer."""
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After, X-Sentry-Rate-Limits"
+        return response
+
     @router.post("/api/{project_id}/envelope/")
     async def sentry_envelope(project_id: str, request: Request):
-        return await sentry_ingest(request, project_id, "envelope")
+        return readable_anywhere(await sentry_ingest(request, project_id, "envelope"))
 
     @router.post("/api/{project_id}/store/")
     async def sentry_store(project_id: str, request: Request):
-        return await sentry_ingest(request, project_id, "store")
+        return readable_anywhere(await sentry_ingest(request, project_id, "store"))
 
     @router.get("/telemetry.js")
     def browser_script():
