@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python bench/webhook_latency.py
 	$(BIN)/python bench/suspects_eval.py
 	$(BIN)/python bench/alert_latency.py
+	$(BIN)/python bench/telemetry_ingest.py
 
 sandbox: install
 	$(BIN)/triage sandbox

@@ -27,6 +27,8 @@ _KEY_VALUE = re.compile(
     )
     """
 )
+# whole header lines (HTTP dumps, logged requests): the value is a credential however it is spelt
+_AUTH_HEADER = re.compile(r"(?im)\b((?:proxy-)?authorization|x-sentry-auth|x-api-key|cookie|set-cookie)(\s*[:=][ \t]*)(?![\s\[]|(?i:bearer)\s)[^\r\n]+")
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/:@]+)(:[^\s/@]*)?@")
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 _CARD = re.compile(r"(?<![\d-])(?:[2-6]\d{3})(?:[ -]?\d){9,15}(?![\d-])")
@@ -84,6 +86,7 @@ def _key_value(m: re.Match[str]) -> str:
 
 
 _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (_AUTH_HEADER, lambda m: f"{m.group(1)}{m.group(2)}[redacted]"),
     (_JWT, "[jwt]"),
     (_KNOWN_KEYS, "[secret]"),
     (_BEARER, lambda m: f"{m.group(1)} [secret]"),
@@ -109,7 +112,19 @@ def scrub(text: str) -> str:
     return text
 
 
-_SECRET_KEY_NAME = re.compile(rf"(?i)(?:^|[_.-])(?:{_SECRET_KEYS})$")
+_SECRET_KEY_NAME = re.compile(
+    rf"(?i)(?:^|[_.-])(?:{_SECRET_KEYS})$|^(?:cookies?|set-cookie|(?:proxy-)?authorization|x-sentry-auth|x-api-key)$")
+
+
+def secret_key(name: str) -> bool:
+    """Whether values stored under `name` (a map key, a header, a tag) are secrets as a whole."""
+    return bool(_SECRET_KEY_NAME.search(name))
+
+
+def _secret_pair(value: Any) -> bool:
+    """A `[name, value]` header pair (how Sentry SDKs may send request headers) whose name is a secret."""
+    return (isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[0], str)
+            and bool(_SECRET_KEY_NAME.search(value[0])))
 
 
 MAX_DEPTH = 64
@@ -131,5 +146,5 @@ def scrub_data(value: Any, _depth: int = 0) -> Any:
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
-        return [scrub_data(v, _depth + 1) for v in value]
+        return [[v[0], "[redacted]"] if _secret_pair(v) else scrub_data(v, _depth + 1) for v in value]
     return value

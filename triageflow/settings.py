@@ -211,6 +211,35 @@ class Settings(BaseSettings):
     webhook_background: Literal["thread", "external"] = Field("thread", alias="WEBHOOK_BACKGROUND")
     bot_confirm_seconds: int = Field(300, alias="BOT_CONFIRM_SECONDS", ge=10, le=86400)
 
+    # --- issue 13: telemetry ---
+    telemetry_project_keys: str = Field(
+        "", alias="TELEMETRY_PROJECT_KEYS",
+        description="DSN public keys accepted per project id: '7:publickey123 otherkey,8:key8' (empty: no Sentry ingest)")
+    telemetry_max_bytes: int = Field(1_048_576, alias="TELEMETRY_MAX_BYTES", ge=1024,
+                                     description="largest telemetry body, as sent and once decompressed")
+    telemetry_rate_per_ip: float = Field(600, alias="TELEMETRY_RATE_PER_IP", ge=0, description="events/min (0: off)")
+    telemetry_rate_per_session: float = Field(120, alias="TELEMETRY_RATE_PER_SESSION", ge=0)
+    telemetry_rate_per_key: float = Field(6000, alias="TELEMETRY_RATE_PER_KEY", ge=0)
+    telemetry_relay: bool = Field(False, alias="TELEMETRY_RELAY", description="forward redacted events to GLITCHTIP_DSN")
+    telemetry_triage_threshold: int = Field(10, alias="TELEMETRY_TRIAGE_THRESHOLD", ge=1)
+
+    @field_validator("telemetry_project_keys")
+    @classmethod
+    def _telemetry_keys(cls, v: str) -> str:
+        for entry in filter(None, (e.strip() for e in v.split(","))):
+            project, _, keys = entry.partition(":")
+            if not project.strip() or not keys.split():
+                raise ValueError(f"TELEMETRY_PROJECT_KEYS entry {entry!r} must look like '<project id>:<public key> ...'")
+        return v
+
+    def telemetry_keys(self) -> dict[str, frozenset[str]]:
+        """Project id → the DSN public keys accepted for it."""
+        out: dict[str, frozenset[str]] = {}
+        for entry in filter(None, (e.strip() for e in self.telemetry_project_keys.split(","))):
+            project, _, keys = entry.partition(":")
+            out[project.strip()] = out.get(project.strip(), frozenset()) | frozenset(keys.split())
+        return out
+
 
 def load_settings(**overrides) -> Settings:
     """Build settings, turning pydantic's errors into one ConfigError that names each variable."""

@@ -100,3 +100,27 @@ def test_scrub_is_idempotent():
 def test_scrub_data_walks_json_and_drops_secret_keys():
     data = {"user": {"email": "a@b.example.com", "password": "x1"}, "vars": ["+79001234567", 5], "ok": None}
     assert scrub_data(data) == {"user": {"email": "[email]", "password": "[redacted]"}, "vars": ["[phone]", 5], "ok": None}
+
+
+# --- issue 13: cookies and auth headers ---
+@pytest.mark.parametrize("raw, gone", [
+    ("Cookie: sessionid=abc123def456; csrftoken=Zx9Qw8Er7Ty6", "Zx9Qw8Er7Ty6"),
+    ("authorization: Basic dXNlcjpodW50ZXIy", "dXNlcjpodW50ZXIy"),
+    ("X-Sentry-Auth: Sentry sentry_key=publickey123, sentry_version=7", "publickey123"),
+    ("GET https://ann:hunter2@api.example/v1", "hunter2"),
+])
+def test_header_lines_and_url_passwords_are_redacted(raw, gone):
+    from triageflow.scrub import scrub
+
+    assert gone not in scrub(raw)
+
+
+def test_header_maps_and_pairs_are_redacted():
+    from triageflow.scrub import scrub_data
+
+    data = {"headers": {"Cookie": "a=b", "Authorization": "Basic eA==", "User-Agent": "curl/8"},
+            "cookies": {"sid": "x"}, "pairs": [["Cookie", "sid=1"], ["Accept", "*/*"]]}
+    out = scrub_data(data)
+    assert out["headers"] == {"Cookie": "[redacted]", "Authorization": "[redacted]", "User-Agent": "curl/8"}
+    assert out["cookies"] == "[redacted]"
+    assert out["pairs"] == [["Cookie", "[redacted]"], ["Accept", "*/*"]]

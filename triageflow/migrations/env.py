@@ -11,6 +11,7 @@ import models.confirmations  # noqa: F401
 import models.investigations  # noqa: F401
 import models.metrics  # noqa: F401
 import models.runbooks  # noqa: F401
+import models.telemetry  # noqa: F401
 import models.webhooks  # noqa: F401
 
 config = context.config

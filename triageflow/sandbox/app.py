@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from .github_api import build_github_router
 from .glitchtip_api import build_router
 from .glitchtip_state import GlitchTipState
+from .ingest_api import build_ingest_router
 from .messaging_api import Outbox, build_slack_router, build_telegram_router
 from .monitoring_api import build_monitoring_router
 
@@ -223,6 +224,7 @@ def create_app(sandbox: Sandbox | None = None) -> Any:
     api.include_router(build_router(sandbox.glitchtip))
     api.include_router(build_telegram_router(sandbox))
     api.include_router(build_slack_router(sandbox))
+    api.include_router(build_ingest_router(sandbox))
     api.include_router(build_github_router(sandbox))
     api.include_router(build_monitoring_router(sandbox))
 

@@ -21,6 +21,7 @@ from tasks.alerts import WebhookError, parse_glitchtip_alert
 
 from ..settings import load_settings, settings
 from .alerting import store_delivery
+from .telemetry import telemetry_router
 from .alerts import build_alerts_router
 from .known_issues import build_known_issues_router
 from .limits import BodyRefused, parse_json
@@ -80,6 +81,7 @@ def create_service(*, start_worker: bool | None = None) -> FastAPI:
 
     app = FastAPI(title="triageflow", version="0.1.0", lifespan=lifespan)
     app.state.worker, app.state.stop_worker = worker, stop_worker
+    app.include_router(telemetry_router())
     app.include_router(build_alerts_router())
     app.include_router(build_known_issues_router())
 

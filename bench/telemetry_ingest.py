@@ -1,0 +1,240 @@
+"""Telemetry ingest throughput and latency: ≥ 20,000 gzip envelopes over 200 fingerprints from concurrent
+clients on loopback, on SQLite and PostgreSQL, then a check that what is stored equals what was accepted.
+
+The service runs as its own uvicorn process (so clients and server do not share one GIL); the clients are
+asyncio keep-alive connections that send pre-built envelopes, as SDKs in many apps would. Prints events/s
+and p50/p99 per database; asserts only the counts, never timings.
+
+    .venv/bin/python bench/telemetry_ingest.py [--envelopes 20000] [--clients 32] [--workers 1] [--db sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TEMPLATE = ROOT / "tests" / "fixtures" / "peers" / "clients" / "sentry-sdk" / "envelope-1.envelope"
+KEY = "publickey123"
+POSTGRES_ADMIN = os.environ.get("TRIAGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def build_envelopes(n: int, fingerprints: int) -> list[bytes]:
+    """The recorded SDK envelope with a fresh event id each, its exception type cycling over `fingerprints`."""
+    header, item_header, payload = TEMPLATE.read_bytes().split(b"\n")[:3]
+    event = json.loads(payload)
+    out = []
+    for i in range(n):
+        eid = uuid.uuid4().hex
+        event["event_id"] = eid
+        event["exception"]["values"][0]["type"] = f"BenchError{i % fingerprints}"
+        body = json.dumps(event).encode()
+        head = json.loads(header)
+        head["event_id"] = eid
+        envelope = b"\n".join([json.dumps(head).encode(), json.dumps({"type": "event", "length": len(body)}).encode(),
+                               body, b""])
+        out.append(gzip.compress(envelope, compresslevel=6))
+    return out
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection that posts envelopes and reads the status of each answer."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
+        self.reader, self.writer, self.port = reader, writer, port
+
+    @classmethod
+    async def open(cls, port: int) -> "Connection":
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer, port)
+
+    async def post(self, body: bytes) -> int:
+        head = (f"POST /api/7/envelope/ HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                f"Content-Type: application/x-sentry-envelope\r\nContent-Encoding: gzip\r\n"
+                f"X-Sentry-Auth: Sentry sentry_key={KEY}, sentry_version=7, sentry_client=sentry.python/2.75.0\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        self.writer.write(head + body)
+        status_line = await self.reader.readline()
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length:
+            await self.reader.readexactly(length)
+        return int(status_line.split()[1])
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def drive(port: int, envelopes: list[bytes], clients: int) -> tuple[float, list[float], dict[int, int]]:
+    queue = list(reversed(envelopes))
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def client() -> None:
+        conn = await Connection.open(port)
+        try:
+            while queue:
+                body = queue.pop()
+                t0 = time.perf_counter()
+                status = await conn.post(body)
+                latencies.append(time.perf_counter() - t0)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return time.perf_counter() - started, latencies, statuses
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    return sock
+
+
+def start_service(database_url: str, workers: int) -> tuple[subprocess.Popen, int, socket.socket]:
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    env = {**os.environ, "TRIAGE_DATABASE_URL": database_url, "TELEMETRY_PROJECT_KEYS": f"7:{KEY}",
+           "TELEMETRY_RATE_PER_IP": "0", "TELEMETRY_RATE_PER_SESSION": "0", "TELEMETRY_RATE_PER_KEY": "0",
+           "PREFECT_API_URL": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "triageflow.service.app:create_service",
+                             "--fd", str(sock.fileno()), "--workers", str(workers), "--log-level", "warning",
+                             "--no-access-log", "--lifespan", "off"],
+                            env=env, cwd=tempfile.mkdtemp(prefix="bench-telemetry-"), pass_fds=[sock.fileno()])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/telemetry.js", timeout=1).raise_for_status()
+            return proc, port, sock
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the service did not start")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of `pid` and its live children (uvicorn's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def make_database(kind: str, tmp: Path) -> tuple[str, callable]:
+    from models.db import upgrade
+
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp / 'bench.db'}"
+        upgrade(url)
+        return url, lambda: None
+    import psycopg
+
+    name = f"bench_telemetry_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+
+    def drop() -> None:
+        from models.db import dispose_all
+
+        dispose_all()
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return url, drop
+
+
+def stored_counts(url: str) -> tuple[int, int, int]:
+    from sqlalchemy import text
+
+    from models.db import engine_for
+
+    with engine_for(url).connect() as conn:
+        events = conn.execute(text("SELECT count(*) FROM telemetry_event")).scalar_one()
+        counted = conn.execute(text("SELECT coalesce(sum(count), 0) FROM telemetry_group")).scalar_one()
+        groups = conn.execute(text("SELECT count(*) FROM telemetry_group")).scalar_one()
+    return events, counted, groups
+
+
+def run(kind: str, envelopes: list[bytes], clients: int, workers: int, fingerprints: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url, drop = make_database(kind, Path(tmp))
+        proc, port, sock = start_service(url, workers)
+        try:
+            asyncio.run(drive(port, envelopes[:200], clients))  # warm-up, not measured (counted in the check)
+            cpu_before = cpu_seconds(proc.pid)
+            elapsed, latencies, statuses = asyncio.run(drive(port, envelopes[200:], clients))
+            cpu = cpu_seconds(proc.pid) - cpu_before
+        finally:
+            proc.terminate()
+            proc.wait(30)
+            sock.close()
+        accepted = len(latencies) if set(statuses) == {200} else statuses.get(200, 0)
+        events, counted, groups = stored_counts(url)
+        drop()
+    lat = sorted(latencies)
+    p50 = statistics.median(lat) * 1000
+    p99 = lat[int(len(lat) * 0.99) - 1] * 1000
+    print(f"{kind:<11} {len(latencies):>6} envelopes  {clients} clients  {workers} worker(s)  "
+          f"{len(latencies) / elapsed:>7.0f} events/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  statuses {statuses}")
+    accepted_total = accepted + 200
+    load = os.getloadavg()[0]
+    print(f"{'':<11} service CPU {cpu * 1000 / len(latencies):.2f} ms per event (≈ {len(latencies) / cpu:.0f} events/s "
+          f"per busy core); load average {load:.1f} on {os.cpu_count()} cores during the run")
+    print(f"{'':<11} accepted {accepted_total}, events stored {events}, counted in groups {counted}, groups {groups}")
+    if not (events == counted == accepted_total and groups == fingerprints):
+        raise SystemExit(f"{kind}: stored counts differ from accepted ({accepted_total})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--envelopes", type=int, default=20_000)
+    parser.add_argument("--fingerprints", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--db", default="sqlite,postgresql")
+    args = parser.parse_args()
+    envelopes = build_envelopes(args.envelopes + 200, args.fingerprints)
+    print(f"telemetry ingest: {args.envelopes} gzip envelopes ({len(envelopes[0])} bytes each) over "
+          f"{args.fingerprints} fingerprints, loopback, {os.cpu_count()} cores")
+    for kind in args.db.split(","):
+        run(kind, envelopes, args.clients, args.workers, args.fingerprints)
+
+
+if __name__ == "__main__":
+    main()

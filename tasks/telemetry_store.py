@@ -1,0 +1,252 @@
+"""Stores telemetry records: events once per event id, groups upserted, relay outbox rows, in batched writes.
+
+One batch is one transaction: `INSERT … ON CONFLICT (event_id) DO NOTHING RETURNING event_id` tells which
+events are new, and only those are counted into their groups by `INSERT … ON CONFLICT (fingerprint) DO
+UPDATE SET count = count + excluded.count`. Rows are written in key order, so concurrent writers (threads
+or several service processes) on PostgreSQL take row locks in one order and cannot deadlock; SQLite
+serialises writers itself. Either way no count is lost or doubled.
+
+`IngestBatcher` gathers records from many requests for a few milliseconds and writes them together. Its
+`submit` answers a future that resolves only after the batch's COMMIT: an acknowledged event is in the
+database (a crash before the commit fails the future, and the request answers 503 so the SDK retries).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case
+from sqlalchemy.engine import Connection
+
+from models.db import engine_for
+from models.telemetry import TelemetryEvent, TelemetryGroup, TelemetryRelay
+
+from .telemetry_event import TelemetryRecord
+
+
+@dataclass(frozen=True)
+class Pending:
+    record: TelemetryRecord
+    relay_payload: dict[str, Any] | None = None
+
+
+def _event_row(r: TelemetryRecord) -> dict[str, Any]:
+    return {"event_id": r.event_id, "fingerprint": r.fingerprint, "project_id": r.project_id,
+            "received_at": r.received_at, "source": r.source, "level": r.level, "exception_type": r.exception_type,
+            "message": r.message, "stack": r.stack, "url": r.url, "user_agent": r.user_agent, "release": r.release,
+            "environment": r.environment, "session_id": r.session_id, "correlation_id": r.correlation_id,
+            "tags": r.tags}
+
+
+def _group_rows(records: Iterable[TelemetryRecord]) -> list[dict[str, Any]]:
+    groups: dict[str, dict[str, Any]] = {}
+    for r in records:
+        fp = r.fingerprint
+        g = groups.get(fp)
+        if g is None:
+            groups[fp] = {"fingerprint": fp, "project_id": r.project_id, "title": r.title,
+                          "exception_type": r.exception_type, "level": r.level, "count": 1,
+                          "first_seen": r.received_at, "last_seen": r.received_at, "sample": r.sample(),
+                          "status": "new"}
+        else:
+            g["count"] += 1
+            g["first_seen"] = min(g["first_seen"], r.received_at)
+            g["last_seen"] = max(g["last_seen"], r.received_at)
+    return [groups[fp] for fp in sorted(groups)]
+
+
+def _statements(dialect: str):
+    """The three statements, built once per dialect; SQLAlchemy caches their compiled form."""
+    if dialect not in _STATEMENTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - the project supports these two
+            raise RuntimeError(f"telemetry storage supports SQLite and PostgreSQL, not {dialect}")
+        events, groups = TelemetryEvent.__table__, TelemetryGroup.__table__
+        add_events = insert(events).on_conflict_do_nothing(index_elements=["event_id"]).returning(events.c.event_id)
+        upsert = insert(groups)
+        excluded = upsert.excluded
+        upsert_groups = upsert.on_conflict_do_update(index_elements=["fingerprint"], set_={
+            "count": groups.c.count + excluded.count,
+            "last_seen": case((excluded.last_seen > groups.c.last_seen, excluded.last_seen), else_=groups.c.last_seen),
+            "first_seen": case((excluded.first_seen < groups.c.first_seen, excluded.first_seen),
+                               else_=groups.c.first_seen),
+        })
+        add_relay = insert(TelemetryRelay.__table__).on_conflict_do_nothing(index_elements=["event_id"])
+        _STATEMENTS[dialect] = (add_events, upsert_groups, add_relay)
+    return _STATEMENTS[dialect]
+
+
+_STATEMENTS: dict[str, tuple] = {}
+
+
+_EVENT_COLUMNS = ("event_id", "fingerprint", "project_id", "received_at", "source", "level", "exception_type", "message",
+                  "stack", "url", "user_agent", "release", "environment", "session_id", "correlation_id", "tags")
+_GROUP_COLUMNS = ("fingerprint", "project_id", "title", "exception_type", "level", "count", "first_seen", "last_seen",
+                  "sample", "status")
+_PG_EVENTS = (f"INSERT INTO telemetry_event ({', '.join(_EVENT_COLUMNS)}) VALUES "
+              f"({', '.join(f'%({c})s' for c in _EVENT_COLUMNS)}) ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+_PG_GROUPS = (f"INSERT INTO telemetry_group ({', '.join(_GROUP_COLUMNS)}) VALUES "
+              f"({', '.join(f'%({c})s' for c in _GROUP_COLUMNS)}) ON CONFLICT (fingerprint) DO UPDATE SET "
+              "count = telemetry_group.count + excluded.count, "
+              "last_seen = greatest(telemetry_group.last_seen, excluded.last_seen), "
+              "first_seen = least(telemetry_group.first_seen, excluded.first_seen)")
+_PG_RELAY = ("INSERT INTO telemetry_relay (event_id, payload, status, attempts, next_attempt_at) VALUES "
+             "(%(event_id)s, %(payload)s, %(status)s, %(attempts)s, %(next_attempt_at)s) ON CONFLICT (event_id) DO NOTHING")
+
+
+def _store_batch_postgresql(conn: Connection, ordered: list[Pending]) -> set[str]:
+    """psycopg's pipelined executemany: one prepared statement per table, whatever the batch size
+    (SQLAlchemy's multi-row VALUES is re-parsed by psycopg for every batch size, which costs more than the write)."""
+    from psycopg.types.json import Json
+
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        events = [dict(_event_row(p.record), tags=Json(p.record.tags)) for p in ordered]
+        cursor.executemany(_PG_EVENTS, events, returning=True)
+        new_ids: set[str] = set()
+        while True:
+            new_ids.update(row[0] for row in cursor.fetchall())
+            if not cursor.nextset():
+                break
+        fresh = [p for p in ordered if p.record.event_id in new_ids]
+        if fresh:
+            cursor.executemany(_PG_GROUPS, [dict(g, sample=Json(g["sample"])) for g in _group_rows(p.record for p in fresh)])
+            relay = [{"event_id": p.record.event_id, "payload": Json(p.relay_payload), "status": "pending",
+                      "attempts": 0, "next_attempt_at": p.record.received_at} for p in fresh if p.relay_payload is not None]
+            if relay:
+                cursor.executemany(_PG_RELAY, relay)
+        return new_ids
+    finally:
+        cursor.close()
+
+
+def store_batch(conn: Connection, items: Sequence[Pending]) -> set[str]:
+    """Write `items` inside the caller's transaction; answer the event ids that were new."""
+    unique: dict[str, Pending] = {}
+    for item in items:
+        unique.setdefault(item.record.event_id, item)  # the same id twice in one batch counts once
+    if not unique:
+        return set()
+    ordered = [unique[k] for k in sorted(unique)]
+    if conn.dialect.name == "postgresql":
+        return _store_batch_postgresql(conn, ordered)
+    add_events, upsert_groups, add_relay = _statements(conn.dialect.name)
+    # executemany: one round trip per few hundred rows ("insertmanyvalues"), RETURNING the rows inserted
+    new_ids = {row[0] for row in conn.execute(add_events, [_event_row(p.record) for p in ordered])}
+    if not new_ids:
+        return new_ids
+    fresh = [p for p in ordered if p.record.event_id in new_ids]
+    conn.execute(upsert_groups, _group_rows(p.record for p in fresh))
+    relay = [{"event_id": p.record.event_id, "payload": p.relay_payload, "status": "pending", "attempts": 0,
+              "next_attempt_at": p.record.received_at} for p in fresh if p.relay_payload is not None]
+    if relay:
+        conn.execute(add_relay, relay)
+    return new_ids
+
+
+def store_now(database_url: str, items: Sequence[Pending]) -> set[str]:
+    """One transaction, committed before returning."""
+    with engine_for(database_url).begin() as conn:
+        return store_batch(conn, items)
+
+
+class BatcherClosed(RuntimeError):
+    """The batcher is shutting down and takes nothing more."""
+
+
+class IngestBatcher:
+    """A writer thread that commits what requests submitted, in batches of up to `max_batch`.
+
+    `linger` is how long the writer waits for more records after the first one of a batch: with many
+    concurrent requests a batch fills up; a lone request pays at most `linger` seconds more.
+    """
+
+    def __init__(self, database_url: str, *, linger: float = 0.003, max_batch: int = 500) -> None:
+        self.database_url = database_url
+        self.linger = linger
+        self.max_batch = max_batch
+        self._queue: queue.Queue[tuple[Pending, Future] | None] = queue.Queue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="telemetry-writer", daemon=True)
+        self._thread.start()
+        self.batches = 0
+
+    def submit(self, item: Pending) -> Future:
+        """A future of `True` (new) or `False` (a repeat), set once the write is committed."""
+        if self._closed:
+            raise BatcherClosed("telemetry writer is closed")
+        future: Future = Future()
+        self._queue.put((item, future))
+        return future
+
+    def _take_batch(self) -> list[tuple[Pending, Future]] | None:
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        deadline = time.monotonic() + self.linger
+        while len(batch) < self.max_batch:
+            remaining = deadline - time.monotonic()
+            try:
+                nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                self._queue.put(None)  # finish this batch, then stop
+                break
+            batch.append(nxt)
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take_batch()
+            if batch is None:
+                return
+            try:
+                new_ids = store_now(self.database_url, [item for item, _ in batch])
+            except BaseException as exc:  # noqa: BLE001 - handed to every waiting request, none is acknowledged
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            self.batches += 1
+            seen: set[str] = set()
+            for item, future in batch:
+                eid = item.record.event_id
+                future.set_result(eid in new_ids and eid not in seen)
+                seen.add(eid)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join(timeout)
+
+
+_batchers: dict[str, IngestBatcher] = {}
+_batchers_lock = threading.Lock()
+
+
+def batcher_for(database_url: str) -> IngestBatcher:
+    """The process-wide writer for `database_url`, started on first use."""
+    with _batchers_lock:
+        b = _batchers.get(database_url)
+        if b is None or b._closed:
+            b = _batchers[database_url] = IngestBatcher(database_url)
+        return b
+
+
+def close_batchers() -> None:
+    with _batchers_lock:
+        for b in _batchers.values():
+            b.close()
+        _batchers.clear()

@@ -1,0 +1,280 @@
+"""Telemetry ingest: `POST /api/telemetry/error` (JSON) and the Sentry SDK endpoints `/api/{project}/envelope/`
+and `/api/{project}/store/`, so any app with a Sentry SDK can point its DSN at triageflow.
+
+Order of checks: project key (401/403), rate limit (429 + Retry-After), body size as sent and once
+decompressed (413), encoding and shape (400 naming the field). Then the event is scrubbed and clipped
+(tasks/telemetry_event.py), written by the batching writer, and acknowledged only once committed: a
+repeat of an event id is acknowledged again and not counted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+import zlib
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from tasks.telemetry_event import BrowserError, IngestError, TelemetryRecord, record_from_browser, record_from_sentry_event
+from tasks.telemetry_ratelimit import RateLimiter, Verdict
+from tasks.telemetry_relay import relay_event
+from tasks.telemetry_store import Pending, batcher_for
+
+from ..settings import Settings, load_settings
+from .telemetry_script import BROWSER_SCRIPT
+
+CORRELATION_HEADER = "x-correlation-id"
+_CORRELATION = re.compile(r"^[\w.:/+=-]{1,128}$")
+_AUTH_PAIR = re.compile(r"(\w+)=([^,\s]+)")
+EVENT_ITEM_TYPES = ("event", "error")  # everything else (session, transaction, client_report, ...) is ignored
+
+
+class Refusal(Exception):
+    """An answer other than 200, with a reason a developer can act on."""
+
+    def __init__(self, status: int, detail: Any, headers: dict[str, str] | None = None) -> None:
+        self.status, self.detail, self.headers = status, detail, headers or {}
+
+    def response(self, correlation_id: str | None = None) -> JSONResponse:
+        headers = dict(self.headers)
+        if correlation_id:
+            headers[CORRELATION_HEADER] = correlation_id
+        return JSONResponse({"detail": self.detail}, status_code=self.status, headers=headers)
+
+
+def _field_error(exc: IngestError) -> Refusal:
+    return Refusal(400, {"field": exc.field, "reason": exc.reason})
+
+
+def correlation_id_of(request: Request) -> str:
+    """The caller's `x-correlation-id` when it is a sane token; otherwise a new one."""
+    given = request.headers.get(CORRELATION_HEADER, "").strip()
+    return given if _CORRELATION.match(given) else uuid.uuid4().hex
+
+
+def sentry_key_of(request: Request) -> str | None:
+    """`X-Sentry-Auth: Sentry sentry_key=..., ...` or `?sentry_key=` (browser SDKs)."""
+    header = request.headers.get("x-sentry-auth") or ""
+    if header.lower().startswith("sentry "):
+        pairs = dict(_AUTH_PAIR.findall(header))
+        if pairs.get("sentry_key"):
+            return pairs["sentry_key"]
+    return request.query_params.get("sentry_key") or None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise Refusal(413, f"body of {declared} bytes is larger than {limit} bytes (TELEMETRY_MAX_BYTES)")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise Refusal(413, f"body larger than {limit} bytes (TELEMETRY_MAX_BYTES)")
+    return bytes(body)
+
+
+def _inflate(inflater, body: bytes, limit: int) -> bytes:
+    """Inflate in steps, stopping just past `limit` (a small bomb must not allocate its whole size)."""
+    out = bytearray(inflater.decompress(body, 65536))
+    while inflater.unconsumed_tail and len(out) <= limit:
+        out += inflater.decompress(inflater.unconsumed_tail, 65536)
+    return bytes(out)
+
+
+def decode_body(body: bytes, encoding: str, limit: int) -> bytes:
+    """Undo `Content-Encoding` (gzip, deflate, br), refusing anything that inflates past `limit`."""
+    encoding = (encoding or "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        wbits = 31 if encoding != "deflate" else (15 if body[:1] == b"\x78" else -15)
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out = _inflate(inflater, body, limit)
+        except zlib.error as exc:
+            raise Refusal(400, {"field": "Content-Encoding", "reason": f"body is not valid {encoding}: {exc}"}) from None
+    elif encoding == "br":
+        try:
+            import brotli
+        except ImportError:
+            raise Refusal(415, {"field": "Content-Encoding", "reason": "br is not supported here: send gzip"}) from None
+        try:
+            inflater = brotli.Decompressor()
+            out = inflater.process(body, output_buffer_limit=limit + 1)
+        except (brotli.error, TypeError) as exc:
+            raise Refusal(400, {"field": "Content-Encoding", "reason": f"body is not valid br: {exc}"}) from None
+    else:
+        raise Refusal(415, {"field": "Content-Encoding", "reason": f"{encoding!r} is not supported: gzip, deflate, br"})
+    if len(out) > limit:
+        raise Refusal(413, f"body larger than {limit} bytes once decompressed (TELEMETRY_MAX_BYTES)")
+    return out
+
+
+def events_in_envelope(body: bytes) -> tuple[dict[str, Any], list[Any]]:
+    """The envelope's headers and its event payloads, read by sentry-sdk's own deserializer."""
+    from sentry_sdk.envelope import Envelope
+
+    try:
+        envelope = Envelope.deserialize(body)
+    except Exception as exc:  # noqa: BLE001 - a malformed envelope is the sender's error: name it
+        raise Refusal(400, {"field": "body", "reason": f"not a Sentry envelope: {exc.__class__.__name__}: {exc}"[:300]}) from None
+    events = []
+    for item in envelope.items:
+        if item.type not in EVENT_ITEM_TYPES:
+            continue
+        try:
+            payload = item.payload.json
+        except ValueError as exc:
+            raise Refusal(400, {"field": "event", "reason": f"event item is not JSON: {exc}"}) from None
+        events.append(payload)
+    return envelope.headers or {}, events
+
+
+class TelemetryIngest:
+    """Settings, rate limits and the writer, shared by the telemetry routes of one service."""
+
+    def __init__(self, s: Settings) -> None:
+        self.settings = s
+        self.keys = s.telemetry_keys()
+        self.limiter = RateLimiter({"ip": s.telemetry_rate_per_ip, "session": s.telemetry_rate_per_session,
+                                    "project key": s.telemetry_rate_per_key})
+        self.relay_to = s.glitchtip_dsn.get_secret_value() if (s.telemetry_relay and s.glitchtip_dsn) else None
+        self.relay = None
+        if self.relay_to:
+            from tasks.telemetry_relay import RelayWorker
+
+            self.relay = RelayWorker(s.triage_database_url, self.relay_to)
+
+    def authorise(self, request: Request, project_id: str) -> str:
+        key = sentry_key_of(request)
+        if not key:
+            raise Refusal(401, "missing sentry_key: send X-Sentry-Auth: Sentry sentry_key=<public key>, ... "
+                               "or ?sentry_key=")
+        if key not in self.keys.get(project_id, frozenset()):
+            raise Refusal(403, f"sentry_key is not accepted for project {project_id!r} (TELEMETRY_PROJECT_KEYS)")
+        return key
+
+    def limit(self, **keys: str | None) -> None:
+        verdict: Verdict = self.limiter.check(keys)
+        if not verdict.allowed:
+            seconds = max(1, int(verdict.retry_after + 0.999))
+            raise Refusal(429, f"too many events from this {verdict.scope}: retry after {seconds} s",
+                          {"Retry-After": str(seconds), "X-Sentry-Rate-Limits": f"{seconds}::organization"})
+
+    async def store(self, record: TelemetryRecord) -> bool:
+        """True when new, False for a repeat; answers only once the write is committed."""
+        relay = relay_event(record) if self.relay_to else None
+        try:
+            new = await asyncio.wrap_future(batcher_for(self.settings.triage_database_url).submit(Pending(record, relay)))
+        except Exception as exc:  # noqa: BLE001 - not stored, so not acknowledged: the sender retries
+            raise Refusal(503, f"event not stored ({exc.__class__.__name__}); retry later",
+                          {"Retry-After": "5"}) from None
+        if new and self.relay:
+            self.relay.wake()
+        return new
+
+
+def telemetry_router() -> APIRouter:
+    router = APIRouter(tags=["telemetry"])
+    state: dict[str, TelemetryIngest] = {}
+
+    def ingest() -> TelemetryIngest:
+        if "ingest" not in state:
+            state["ingest"] = TelemetryIngest(load_settings())
+        return state["ingest"]
+
+    def client_ip(request: Request) -> str | None:
+        return request.client.host if request.client else None
+
+    @router.post("/api/telemetry/error")
+    async def telemetry_error(request: Request):
+        response = await _telemetry_error(request)
+        response.headers["Access-Control-Allow-Origin"] = "*"  # pages on other origins may read the answer
+        response.headers["Access-Control-Expose-Headers"] = f"{CORRELATION_HEADER}, Retry-After"
+        return response
+
+    async def _telemetry_error(request: Request) -> Response:
+        correlation_id = correlation_id_of(request)
+        t = ingest()
+        try:
+            raw = await read_body(request, t.settings.telemetry_max_bytes)
+            body = decode_body(raw, request.headers.get("content-encoding", ""), t.settings.telemetry_max_bytes)
+            try:
+                data = json.loads(body)
+            except ValueError as exc:
+                raise Refusal(400, {"field": "body", "reason": f"not JSON: {exc}"}) from None
+            try:
+                report = BrowserError.model_validate(data)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err.get("loc") or ()) or "body"
+                raise Refusal(400, {"field": where, "reason": err.get("msg", "invalid")}) from None
+            record = record_from_browser(report, received_at=datetime.now(timezone.utc), correlation_id=correlation_id)
+            t.limit(ip=client_ip(request), session=record.session_id, **{"project key": f"json:{record.project_id}"})
+            new = await t.store(record)
+        except IngestError as exc:
+            return _field_error(exc).response(correlation_id)
+        except Refusal as refusal:
+            return refusal.response(correlation_id)
+        return JSONResponse({"id": record.event_id, "duplicate": not new, "fingerprint": record.fingerprint},
+                            headers={CORRELATION_HEADER: correlation_id})
+
+    async def sentry_ingest(request: Request, project_id: str, kind: str) -> Response:
+        correlation_id = request.headers.get(CORRELATION_HEADER)
+        t = ingest()
+        try:
+            key = t.authorise(request, project_id)
+            t.limit(ip=client_ip(request), **{"project key": f"{project_id}:{key}"})
+            raw = await read_body(request, t.settings.telemetry_max_bytes)
+            body = decode_body(raw, request.headers.get("content-encoding", ""), t.settings.telemetry_max_bytes)
+            if kind == "envelope":
+                headers, events = events_in_envelope(body)
+                envelope_id = headers.get("event_id")
+            else:
+                try:
+                    events, envelope_id = [json.loads(body)], None
+                except ValueError as exc:
+                    raise Refusal(400, {"field": "body", "reason": f"not JSON: {exc}"}) from None
+            now = datetime.now(timezone.utc)
+            answered = envelope_id
+            for event in events:
+                record = record_from_sentry_event(event, project_id=project_id, source=f"sentry-{kind}",
+                                                  received_at=now, event_id=envelope_id,
+                                                  correlation_id=correlation_id)
+                if record.session_id:
+                    t.limit(session=record.session_id)
+                await t.store(record)
+                answered = record.event_id
+        except IngestError as exc:
+            return _field_error(exc).response()
+        except Refusal as refusal:
+            return refusal.response()
+        return JSONResponse({"id": answered} if answered else {})
+
+    def readable_anywhere(response: Response) -> Response:
+        """Browser SDKs post from the page's origin and read the rate-limit headers of the answer."""
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After, X-Sentry-Rate-Limits"
+        return response
+
+    @router.post("/api/{project_id}/envelope/")
+    async def sentry_envelope(project_id: str, request: Request):
+        return readable_anywhere(await sentry_ingest(request, project_id, "envelope"))
+
+    @router.post("/api/{project_id}/store/")
+    async def sentry_store(project_id: str, request: Request):
+        return readable_anywhere(await sentry_ingest(request, project_id, "store"))
+
+    @router.get("/telemetry.js")
+    def browser_script():
+        return Response(BROWSER_SCRIPT, media_type="application/javascript",
+                        headers={"Cache-Control": "public, max-age=300"})
+
+    return router
