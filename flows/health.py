@@ -7,6 +7,7 @@ from dataclasses import asdict
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
+from tasks.flow_health import WATCHED
 from triageflow.doctor import CHECKS, run_checks
 from triageflow.scrub import scrub
 from triageflow.settings import load_settings
@@ -22,7 +23,7 @@ def check_integration(name: str) -> dict:
     return {**asdict(check), "detail": scrub(check.detail)}
 
 
-@flow(name="check-integrations", log_prints=True)
+@flow(name="check-integrations", log_prints=True, **WATCHED)
 def check_integrations(names: list[str] | None = None, fail_on_broken: bool = True) -> list[dict]:
     """Check each integration, publish a table artifact, and fail the run when a configured one is broken."""
     unknown = sorted(set(names or []) - set(CHECKS))

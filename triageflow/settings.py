@@ -92,6 +92,19 @@ class Settings(BaseSettings):
     service_host: str = Field("127.0.0.1", alias="SERVICE_HOST")
     service_port: int = Field(8090, alias="SERVICE_PORT", ge=1, le=65535)
 
+    # --- issue 14: watching the watcher ---
+    health_slow_seconds: str = Field("", alias="HEALTH_SLOW_SECONDS",
+                                     description="per-flow slow-run thresholds, e.g. 'investigate-issue=120,daily-metrics=300'")
+    health_slow_default: float = Field(600.0, alias="HEALTH_SLOW_DEFAULT", gt=0)
+    health_late_minutes: int = Field(15, alias="HEALTH_LATE_MINUTES", ge=1,
+                                     description="a scheduled run this late (or no upcoming run) alerts")
+    escalation_factor: float = Field(10.0, alias="ESCALATION_FACTOR", gt=1)
+    escalation_new_users: int = Field(10, alias="ESCALATION_NEW_USERS", ge=1)
+    escalation_min_events: int = Field(20, alias="ESCALATION_MIN_EVENTS", ge=1)
+    canary_timeout_seconds: float = Field(120.0, alias="CANARY_TIMEOUT_SECONDS", gt=0)
+    uptime_targets: str = Field("", alias="UPTIME_TARGETS",
+                                description="comma-separated 'URL [status] [timeout]', e.g. 'https://x/health 200 5'")
+
     @field_validator("glitchtip_token", "telegram_bot_token", "slack_bot_token", "github_token")
     @classmethod
     def _token_shape(cls, v: SecretStr | None, info) -> SecretStr | None:

@@ -5,6 +5,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import models.audit  # noqa: F401  (registers the tables on SQLModel.metadata)
+import models.flow_health  # noqa: F401
 import models.investigations  # noqa: F401
 import models.metrics  # noqa: F401
 import models.runbooks  # noqa: F401

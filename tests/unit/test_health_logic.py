@@ -1,0 +1,74 @@
+"""The watcher's decisions: failure alerts per hour, run statistics, durations, thresholds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from models.flow_health import FlowHealth
+from tasks.health_alerts import failure_alert_decision, failure_text
+from tasks.health_report import change, flow_stats, parse_thresholds
+from triageflow.snooze import BadDuration, parse_duration
+
+
+@pytest.mark.parametrize("failures, sent, expected", [
+    (1, [], ("failure", True)),
+    (2, ["failure"], ("", False)),
+    (3, ["failure"], ("", False)),
+    (4, ["failure"], ("critical", True)),
+    (5, ["critical", "failure"], ("", False)),
+    (4, [], ("critical", True)),
+])
+def test_failure_alert_decision(failures, sent, expected):
+    decision = failure_alert_decision(failures, sent)
+    assert (decision.kind, decision.send) == expected
+
+
+def test_failure_text_scrubs_the_error_and_links_the_run():
+    html, plain = failure_text("failure", "daily-metrics", "brave-fox", "Failed",
+                               "Rejected: card 4111 1111 1111 1111 <refused>\nsecond line", 1,
+                               "http://127.0.0.1:4200/runs/flow-run/abc")
+    assert "4111 1111" not in html and "&lt;refused&gt;" in html and "second line" not in html
+    assert 'href="http://127.0.0.1:4200/runs/flow-run/abc"' in html and plain.endswith("/runs/flow-run/abc")
+
+
+def _row(flow, state, secs, hours_ago=0):
+    return FlowHealth(flow_run_id=f"{flow}-{state}-{secs}-{hours_ago}", flow_name=flow, state=state, duration_s=secs,
+                      finished_at=datetime(2026, 12, 1, tzinfo=timezone.utc) - timedelta(hours=hours_ago))
+
+
+def test_flow_stats_counts_success_median_and_slow_runs():
+    rows = [_row("a", "Completed", 1, 3), _row("a", "Failed", 3, 2), _row("a", "Crashed", 5, 1),
+            _row("a", "Completed", 100, 0), _row("b", "Cancelled", 2)]
+    a, b = flow_stats(rows, {"a": 50}, 600)
+    assert (a.flow, a.runs, a.completed, a.failed, a.median_s) == ("a", 4, 2, 2, 4.0)
+    assert a.success_rate == 0.5 and [r.duration_s for r in a.slow] == [100]
+    assert a.last[0].duration_s == 100  # newest first
+    assert b.success_rate is None and b.slow == []
+
+
+@pytest.mark.parametrize("text, expected", [("30m", timedelta(minutes=30)), ("24h", timedelta(hours=24)),
+                                            ("7d", timedelta(days=7)), (" 2W ", timedelta(weeks=2))])
+def test_parse_duration(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "24", "h", "0h", "1y", "999d", "-1h"])
+def test_parse_duration_refuses(text):
+    with pytest.raises(BadDuration):
+        parse_duration(text)
+
+
+def test_parse_thresholds():
+    assert parse_thresholds("investigate-issue=120, daily-metrics=300") == {"investigate-issue": 120,
+                                                                            "daily-metrics": 300}
+    assert parse_thresholds("") == {}
+    with pytest.raises(ValueError, match="HEALTH_SLOW_SECONDS: 'oops' is not"):
+        parse_thresholds("oops")
+
+
+@pytest.mark.parametrize("now, before, expected", [(12, 10, "+20 %"), (5, 10, "−50 %"), (3, 0, "new"),
+                                                   (0, 0, "="), (None, 3, "—"), (10, 10, "=")])
+def test_change(now, before, expected):
+    assert change(now, before) == expected
