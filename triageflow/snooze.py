@@ -74,3 +74,14 @@ def unsnooze(database_url: str, issue_id: str, actor: str, *, dry_run: bool = Fa
             if not dry_run:
                 session.delete(row)
     return True
+
+
+def skip_snoozed(database_url: str, issue_ids: list[str], outcome: dict[str, str]) -> list[str]:
+    """The ids not snoozed, in order; each snoozed one is noted in `outcome` (the webhook alert path's filter)."""
+    kept = []
+    for issue_id in issue_ids:
+        if is_snoozed(database_url, issue_id):
+            outcome[issue_id] = "snoozed"
+        else:
+            kept.append(issue_id)
+    return kept

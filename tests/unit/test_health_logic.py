@@ -72,3 +72,38 @@ def test_parse_thresholds():
                                                    (0, 0, "="), (None, 3, "—"), (10, 10, "=")])
 def test_change(now, before, expected):
     assert change(now, before) == expected
+
+
+# --------------------------------------------------------------------------- escalation
+
+from tasks.escalation import Counts, LastPass, Thresholds, judge  # noqa: E402
+
+T0 = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+FIRST = T0 - timedelta(days=10)
+
+
+def _judge(events, users, last_events=240, last_users=5, hours=1.0, rate=1.0, escalated=False):
+    last = LastPass(last_events, last_users, T0 - timedelta(hours=hours), rate, T0 if escalated else None)
+    return judge(Counts("9", events, users, FIRST), last, T0, Thresholds(factor=10, new_users=10, min_events=20))
+
+
+def test_first_pass_learns_the_lifetime_rate():
+    v = judge(Counts("9", 240, 3, FIRST), None, T0, Thresholds())
+    assert v.kind == "first pass" and v.hourly_rate == 1.0 and not v.crossed
+
+
+@pytest.mark.parametrize("events, users, kwargs, kind", [
+    (245, 5, {}, "calm"),                                  # 5/h against 1/h: not 10×
+    (270, 5, {}, "spike"),                                 # 30 in an hour: 30× the usual
+    (255, 5, {}, "calm"),                                  # 15 new events: under the minimum
+    (270, 5, {"escalated": True}, "still escalated"),      # crossed already: no second alert
+    (241, 16, {}, "spike"),                                # 11 new users
+    (250, 5, {"hours": 1 / 3600, "rate": 0.5}, "calm"),    # a second apart: counted as a minute, 10 < min_events
+])
+def test_judge(events, users, kwargs, kind):
+    assert _judge(events, users, **kwargs).kind == kind
+
+
+def test_a_calm_pass_moves_the_baseline_and_a_spike_does_not():
+    assert _judge(245, 5).hourly_rate == pytest.approx(0.7 * 1 + 0.3 * 5)
+    assert _judge(400, 5).hourly_rate == 1.0

@@ -19,6 +19,7 @@ from ..clients.glitchtip import glitchtip_from_settings
 from ..clients.telegram import telegram_from_settings
 from ..scrub import scrub_data
 from ..settings import Settings
+from ..snooze import skip_snoozed  # issue 14: snoozes
 
 log = logging.getLogger("triageflow.service")
 INVESTIGATION_DEPLOYMENT = "investigate-issue/investigate-issue"
@@ -120,7 +121,7 @@ def process_delivery(delivery_id: int, s: Settings, *, investigate=start_investi
     window = timedelta(minutes=s.alert_dedup_minutes)
     try:
         with glitchtip_from_settings(s) as gt, acting_as("service:glitchtip-webhook"):
-            for issue_id in issues_to_alert(gt, listed, total):
+            for issue_id in skip_snoozed(url, issues_to_alert(gt, listed, total), outcome):  # issue 14: snoozed alert nobody
                 if _recently_alerted(url, issue_id, window, datetime.now(timezone.utc)):
                     outcome[issue_id] = "duplicate"
                     continue
