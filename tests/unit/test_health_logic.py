@@ -107,3 +107,34 @@ def test_judge(events, users, kwargs, kind):
 def test_a_calm_pass_moves_the_baseline_and_a_spike_does_not():
     assert _judge(245, 5).hourly_rate == pytest.approx(0.7 * 1 + 0.3 * 5)
     assert _judge(400, 5).hourly_rate == 1.0
+
+
+# --------------------------------------------------------------------------- uptime
+
+from tasks.uptime import Known, Probe, Target, outage_text, parse_targets, transition  # noqa: E402
+
+
+def test_parse_targets():
+    assert parse_targets("https://a/health 204 5, http://b/") == [Target("https://a/health", 204, 5.0),
+                                                                  Target("http://b/", 200, 10.0)]
+    assert parse_targets("") == []
+    for bad in ("ftp://x", "https://a 2000", "https://a 200 0", "https://a ok"):
+        with pytest.raises(ValueError, match="UPTIME_TARGETS"):
+            parse_targets(bad)
+
+
+UP, DOWN = Probe("u", True, 200, 5, None), Probe("u", False, 503, 5, "answered 503")
+
+
+@pytest.mark.parametrize("known, probe, kind", [
+    (None, UP, None), (None, DOWN, "down"), (Known(True, T0), UP, None), (Known(True, T0), DOWN, "down"),
+    (Known(False, T0), DOWN, None), (Known(False, T0), UP, "up"),
+])
+def test_transition(known, probe, kind):
+    assert transition(known, probe, T0 + timedelta(minutes=5)).kind == kind
+
+
+def test_recovery_knows_how_long_the_outage_lasted():
+    change = transition(Known(False, T0), UP, T0 + timedelta(minutes=7, seconds=5))
+    assert change.outage == timedelta(minutes=7, seconds=5) and outage_text(change.outage.total_seconds()) == "7 min 5 s"
+    assert transition(Known(False, T0), DOWN, T0 + timedelta(hours=1)).state.since == T0  # still the same outage
