@@ -57,3 +57,43 @@ def test_failing_flow_alerts_once_per_hour_then_critically_after_the_fourth_fail
     with session_scope(url) as session:
         kinds = [a.kind for a in session.exec(select(HealthAlert).order_by(HealthAlert.id))]
     assert kinds == ["failure", "critical"]
+
+
+CRASHING_FLOW = """
+import time
+from prefect import flow
+from tasks.flow_health import WATCHED
+
+@flow(name="crash-probe", **WATCHED)
+def crash_probe():
+    print("running", flush=True)
+    time.sleep(120)
+
+crash_probe()
+"""
+
+
+def test_a_run_killed_by_sigterm_is_recorded_as_crashed_and_alerts(prefect_harness, triage_env, control):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from prefect.settings import PREFECT_API_URL
+
+    env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, "-c", CRASHING_FLOW], cwd=Path(__file__).resolve().parents[2],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in process.stdout:
+            if "running" in line and "Beginning" not in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    (row,) = _runs(triage_env["TRIAGE_DATABASE_URL"], "crash-probe")
+    assert row.state == "Crashed", output[-2000:]
+    (text,) = [m["text"] for m in control.outbox("telegram") if "crash-probe" in m["text"]]
+    assert "Flow crash-probe crashed" in text and "/runs/flow-run/" in text
