@@ -44,8 +44,12 @@ def summarize(result: Any) -> str:
 
 def error_line(state) -> str | None:
     """The exception a failed state holds, as one scrubbed line."""
+    from prefect.exceptions import MissingResult
+
     try:
         state.result(raise_on_failure=True)
+    except MissingResult:
+        pass  # a state read back from the API holds no result: its message names the error
     except BaseException as exc:  # noqa: BLE001 - the failure itself is what is wanted here
         return scrub(f"{exc.__class__.__name__}: {exc}").splitlines()[0][:2000] if str(exc) else exc.__class__.__name__
     return scrub(state.message or "")[:2000] or None
@@ -80,11 +84,16 @@ def run_row(flow_name: str, flow_run, state) -> FlowHealth:
 
 
 def save_run(database_url: str, row: FlowHealth) -> bool:
-    """Store a run once (a hook that runs twice for one run changes nothing)."""
-    with session_scope(database_url) as session:
-        if session.exec(select(FlowHealth.id).where(FlowHealth.flow_run_id == row.flow_run_id)).first():
-            return False
-        session.add(row)
+    """Store a run once: its hook and the server's automation may both report it; only the first counts."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with session_scope(database_url) as session:
+            if session.exec(select(FlowHealth.id).where(FlowHealth.flow_run_id == row.flow_run_id)).first():
+                return False
+            session.add(row)
+    except IntegrityError:
+        return False  # the hook and the automation raced: the other one stored it (and alerts)
     return True
 
 

@@ -58,6 +58,20 @@ def health(ctx: typer.Context, days: int = typer.Option(7, "--days", "-d", min=1
     out.print(f"issues created: {o.issues_created}")
 
 
+@health_app.command("install-automation")
+@friendly_errors
+def install_automation_command(
+    service_url: str = typer.Option(..., "--service-url", help="where `triage serve` listens, as Prefect's server reaches it"),
+) -> None:
+    """Create the Prefect automation that reports every failed or crashed run to the service (idempotent)."""
+    from .health_automation import AUTOMATION_NAME, install_automation
+
+    s = load_settings()
+    s.require("WEBHOOK_SECRET")
+    automation_id = install_automation(service_url, s.webhook_secret)
+    out.print(f"automation {AUTOMATION_NAME!r} ({automation_id}) calls {service_url.rstrip('/')}/health/flow-runs")
+
+
 @friendly_errors
 def feedback(issue_id: str = typer.Argument(..., help="the GlitchTip issue id"),
              verdict: str = typer.Argument(..., help="helpful or not")) -> None:

@@ -15,6 +15,7 @@ from tasks.alerts import WebhookError, parse_glitchtip_alert
 
 from ..settings import load_settings
 from .alerting import process_delivery, store_delivery
+from .health import build_health_router
 
 
 def _problem(status: int, detail) -> JSONResponse:
@@ -35,6 +36,7 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
 
 def create_service() -> FastAPI:
     app = FastAPI(title="triageflow", version="0.1.0")
+    app.include_router(build_health_router())  # issue 14: failed/crashed runs from the Prefect automation
 
     @app.get("/health")
     def health():
