@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 
 from telegram import Update
-from telegram.ext import Application, ApplicationHandlerStop, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import (Application, ApplicationHandlerStop, CallbackQueryHandler, CommandHandler, ContextTypes,
+                          TypeHandler)
 
 from .snooze import BadDuration, parse_duration, snooze, unsnooze
 
 GROUP = -1  # before the bot's handlers (group 0)
+AFTER = 1  # after them: reflect what they changed
 USAGE = {
     "snooze": "/snooze <issue id> [30m|24h|7d] — no alerts about the issue for that long (default 24h)",
     "unsnooze": "/unsnooze <issue id> — alerts about the issue again",
@@ -90,10 +92,34 @@ class HealthHandlers:
         raise ApplicationHandlerStop
 
 
+    async def reflect_status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """After the bot resolved or ignored an issue, edit the alerts about it to say so (each change once)."""
+        from datetime import datetime, timezone
+
+        from tasks.alert_status import alert_message_ids, mark_reflected, status_banner, unreflected_changes
+
+        if update.effective_user is None or not self.bot._allowed(update):
+            return
+        changes = await asyncio.to_thread(unreflected_changes, self.url, _actor(update), datetime.now(timezone.utc))
+        user = update.effective_user
+        who = f"@{user.username}" if user.username else user.first_name
+        for change in changes:
+            edited = []
+            for message_id in await asyncio.to_thread(alert_message_ids, self.url, change.issue_id):
+                try:
+                    await context.bot.edit_message_text(status_banner(change, who), chat_id=self.bot.s.telegram_chat_id,
+                                                        message_id=message_id, parse_mode="HTML")
+                    edited.append(message_id)
+                except Exception:  # noqa: BLE001 - an alert too old to edit is not worth failing the reply for
+                    pass
+            await asyncio.to_thread(mark_reflected, self.url, change, edited)
+
+
 def register(application: Application, bot) -> None:
     """Add the watcher's commands and buttons to the bot (one line in bot.py)."""
     handlers = HealthHandlers(bot)
     application.add_handler(CommandHandler("snooze", handlers.snooze_command), group=GROUP)
     application.add_handler(CommandHandler("unsnooze", handlers.unsnooze_command), group=GROUP)
     application.add_handler(CallbackQueryHandler(handlers.button, pattern=r"^(snooze|feedback):"), group=GROUP)
+    application.add_handler(TypeHandler(Update, handlers.reflect_status), group=AFTER)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from models.db import session_scope
@@ -57,3 +59,30 @@ def test_feedback_buttons_fill_the_investigation_log(triage_env, bot, chat):
     with session_scope(url) as session:
         (row,) = session.query(InvestigationLog).all()
     assert row.helpful is True
+
+
+def test_resolving_from_the_bot_edits_the_alert_to_say_so(prefect_harness, triage_env, bot, chat, control, glitchtip):
+    from datetime import datetime, timezone
+
+    from models.webhooks import IssueAlert
+    from triageflow.clients.telegram import telegram_from_settings
+
+    url = triage_env["TRIAGE_DATABASE_URL"]
+    message_id = telegram_from_settings(load_settings()).send_message("🟧 <b>RateLimited</b> alert")
+    chat.seen += 1
+    with session_scope(url) as session:
+        session.add(IssueAlert(issue_id="8", alerted_at=datetime.now(timezone.utc), message_id=str(message_id)))
+    chat.say("/resolve 8")
+    chat.replies()
+    chat.say(callback="confirm:resolve:8")
+    assert chat.replies()[0]["text"] == "✅ #8 is now resolved."
+    deadline = time.monotonic() + 30
+    edits = []
+    while not edits and time.monotonic() < deadline:
+        time.sleep(0.1)
+        edits = [m for m in control.outbox("telegram") if m["method"] == "editMessageText"]
+    (edit,) = edits
+    assert "✅ Resolved</b> by @ann" in edit["text"] and "#8 RateLimited" in edit["text"]
+    chat.say("/help")
+    chat.replies()
+    assert len([m for m in control.outbox("telegram") if m["method"] == "editMessageText"]) == 1, "edited once"
