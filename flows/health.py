@@ -105,6 +105,8 @@ def check_integrations(names: list[str] | None = None, fail_on_broken: bool = Tr
     logger = get_run_logger()
     for r in results:
         logger.info("%s: %s — %s", r["integration"], r["status"], r["detail"])
+    note_summary(", ".join(f"{sum(1 for r in results if r['status'] == k)} {k}" for k in ("ok", "warning", "failed")
+                           if any(r["status"] == k for r in results)))
     if broken and fail_on_broken:
         raise IntegrationsBroken("broken: " + "; ".join(f"{r['integration']}: {r['detail']}" for r in broken))
     return results
@@ -189,14 +191,18 @@ def send_weekly_health(report: WeeklyHealth, png: bytes, *, force: bool) -> dict
     html, plain = telegram_html(report), plain_text(report)
     alert_id = record_alert(s.triage_database_url, "weekly", subject, plain)
     outcome = notify_team(s, alert_id, subject, html, plain)
-    if not s.triage_dry_run:  # the chart follows the text in each channel that took it
-        from triageflow.clients.slack import slack_from_settings
-        from triageflow.clients.telegram import telegram_from_settings
+    from triageflow.audit import audited
+    from triageflow.clients.slack import slack_from_settings
+    from triageflow.clients.telegram import telegram_from_settings
 
-        if outcome.get("telegram", "").startswith("sent"):
-            telegram_from_settings(s).send_photo(png, f"<b>triageflow runs per flow, week to {report.end:%d %b}</b>")
-        if outcome.get("slack", "").startswith("sent"):
-            slack_from_settings(s).upload_file(png, f"health-{report.end:%Y-%m-%d}.png", "triageflow runs per flow")
+    charts = {"telegram": lambda: telegram_from_settings(s).send_photo(
+                  png, f"<b>triageflow runs per flow, week to {report.end:%d %b}</b>"),
+              "slack": lambda: slack_from_settings(s).upload_file(
+                  png, f"health-{report.end:%Y-%m-%d}.png", "triageflow runs per flow")}
+    for channel, send_chart in charts.items():  # the chart follows the text in each channel that took it
+        if outcome.get(channel, "").startswith("sent"):
+            with audited(s.triage_database_url, channel, "health.chart", subject, dry_run=False):
+                send_chart()
     return outcome
 
 

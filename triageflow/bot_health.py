@@ -12,6 +12,7 @@ from telegram import Update
 from telegram.ext import (Application, ApplicationHandlerStop, CallbackQueryHandler, CommandHandler, ContextTypes,
                           TypeHandler)
 
+from .audit import audited
 from .snooze import BadDuration, parse_duration, snooze, unsnooze
 
 GROUP = -1  # before the bot's handlers (group 0)
@@ -103,14 +104,19 @@ class HealthHandlers:
         changes = await asyncio.to_thread(unreflected_changes, self.url, _actor(update), datetime.now(timezone.utc))
         user = update.effective_user
         who = f"@{user.username}" if user.username else user.first_name
+        dry = self.bot.s.triage_dry_run
         for change in changes:
             edited = []
             for message_id in await asyncio.to_thread(alert_message_ids, self.url, change.issue_id):
                 try:
-                    await context.bot.edit_message_text(status_banner(change, who), chat_id=self.bot.s.telegram_chat_id,
-                                                        message_id=message_id, parse_mode="HTML")
+                    with audited(self.url, "telegram", "alert.edit", f"issue:{change.issue_id}", dry_run=dry,
+                                 detail={"message_id": message_id, "status": change.status}, actor=_actor(update)):
+                        if not dry:
+                            await context.bot.edit_message_text(status_banner(change, who), parse_mode="HTML",
+                                                                chat_id=self.bot.s.telegram_chat_id,
+                                                                message_id=message_id)
                     edited.append(message_id)
-                except Exception:  # noqa: BLE001 - an alert too old to edit is not worth failing the reply for
+                except Exception:  # noqa: BLE001 - audited as an error; an alert too old to edit must not fail the reply
                     pass
             await asyncio.to_thread(mark_reflected, self.url, change, edited)
 

@@ -56,6 +56,29 @@ def health(ctx: typer.Context, days: int = typer.Option(7, "--days", "-d", min=1
     out.print(f"runbook links added: {o.links_added}, unlinked by people: {o.links_unlinked}, "
               f"accuracy {_pct(o.link_accuracy)}")
     out.print(f"issues created: {o.issues_created}")
+    for line in _probes(s.triage_database_url):
+        out.print(line)
+
+
+def _probes(database_url: str) -> list[str]:
+    """The last canary and the URLs down now, when those flows have run."""
+    from sqlmodel import select
+
+    from models.db import session_scope
+    from models.flow_health import CanaryRun, UptimeState
+
+    with session_scope(database_url) as session:
+        canary = session.exec(select(CanaryRun).order_by(CanaryRun.id.desc())).first()
+        states = list(session.exec(select(UptimeState)))
+    lines = []
+    if canary:
+        latency = f", {canary.latency_s:.2f} s" if canary.latency_s is not None else ""
+        lines.append(f"last canary: {canary.outcome}{latency} ({canary.started_at:%Y-%m-%d %H:%M}) {canary.detail}")
+    if states:
+        down = [st.url for st in states if not st.up]
+        lines.append(f"uptime: {len(states) - len(down)} of {len(states)} URLs up" +
+                     (f"; down: {', '.join(down)}" if down else ""))
+    return lines
 
 
 @health_app.command("install-automation")

@@ -73,6 +73,18 @@ def test_health_shows_each_flow_and_the_outcomes(db_env):
     assert "issues created: 1" in result.output
 
 
+def test_health_shows_the_last_canary_and_urls_down(db_env):
+    from models.flow_health import CanaryRun, UptimeState
+
+    now = datetime.now(timezone.utc)
+    with session_scope(db_env) as session:
+        session.add(CanaryRun(canary_id="tfcanary1", outcome="ok", latency_s=0.42, issue_id="40", detail="intact"))
+        session.add(UptimeState(url="http://a/health", up=True, since=now, checked_at=now))
+        session.add(UptimeState(url="http://b/health", up=False, since=now, checked_at=now))
+    output = invoke("health").output
+    assert "last canary: ok, 0.42 s" in output and "uptime: 1 of 2 URLs up; down: http://b/health" in output
+
+
 def test_health_with_no_history_says_so(db_env):
     result = invoke("health")
     assert result.exit_code == 0 and "no flow runs recorded in the last 7 days" in result.output

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from .canary_ingest import build_ingest_router
+from .canary_ingest import build_canary_ingest_router
 from .glitchtip_api import build_router
 from .glitchtip_state import GlitchTipState
 from .messaging_api import Outbox, build_slack_router, build_telegram_router
@@ -211,7 +211,7 @@ def create_app(sandbox: Sandbox | None = None) -> Any:
     api.include_router(build_router(sandbox.glitchtip))
     api.include_router(build_telegram_router(sandbox))
     api.include_router(build_slack_router(sandbox))
-    api.include_router(build_ingest_router(sandbox))  # issue 14: SDK envelopes (canary) and spikes
+    api.include_router(build_canary_ingest_router(sandbox))  # issue 14: SDK envelopes (canary) and spikes
 
     @api.get("/_sandbox/info")
     def info(request: Request):

@@ -125,7 +125,7 @@ def store_event(sandbox, project_id: str, event: dict[str, Any]) -> int:
     return issue_id
 
 
-def build_ingest_router(sandbox) -> APIRouter:
+def build_canary_ingest_router(sandbox) -> APIRouter:
     router = APIRouter()
 
     async def ingest(request: Request, project_id: str):
