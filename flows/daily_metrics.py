@@ -12,6 +12,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
+from tasks.flow_health import WATCHED
 from tasks.artifacts import publish_markdown
 from tasks.chart import components_chart
 from tasks.metrics import Thresholds, aggregate, daily_counts, events_frame, window_for
@@ -192,14 +193,14 @@ def build_and_send(day: date | None, hours: int, send: bool, dry_run: bool | Non
             "telegram_html": telegram_html(report), "dry_run": dry}
 
 
-@flow(name="daily-metrics", log_prints=True)
+@flow(name="daily-metrics", log_prints=True, **WATCHED)
 def daily_metrics(day: date | None = None, hours: int = 24, send: bool = True, dry_run: bool | None = None,
                   force: bool = False, p1_events: int = 50, p2_events: int = 10, rise_factor: float = 2.0) -> dict:
     """The last `hours` (or the given UTC day) by component, service and level, against history; sent once."""
     return build_and_send(day, hours, send, dry_run, force, "daily", Thresholds(p1_events, p2_events, rise_factor))
 
 
-@flow(name="weekly-metrics", log_prints=True)
+@flow(name="weekly-metrics", log_prints=True, **WATCHED)
 def weekly_metrics(week_ending: date | None = None, send: bool = True, dry_run: bool | None = None,
                    force: bool = False, p1_events: int = 300, p2_events: int = 60, rise_factor: float = 1.5) -> dict:
     """The last seven days, week over week; the same pieces as the daily report."""

@@ -29,6 +29,7 @@ from models.investigations import (
     SuspectReport,
 )
 from models.payloads import Issue
+from tasks.flow_health import WATCHED, note_summary
 from tasks.artifacts import publish_markdown
 from tasks.codebase import Codebase, CodebaseError, codebase_head, open_codebase, search, search_terms
 from tasks.git_history import humanize, recent_commits
@@ -218,7 +219,7 @@ def gather_evidence(key: str, issue: Issue, frames: list[StackFrame], codebase_p
     return inv
 
 
-@flow(name="investigate-issue", log_prints=True)
+@flow(name="investigate-issue", log_prints=True, **WATCHED)
 def investigate_issue(issue_id: str | int, post_comment: bool = True, dry_run: bool | None = None,
                       force: bool = False) -> dict:
     """Investigate one GlitchTip issue and (by default) post the findings on it once.
@@ -259,6 +260,8 @@ def investigate_issue(issue_id: str | int, post_comment: bool = True, dry_run: b
     record_investigation(s.triage_database_url, inv, cached=cached, comment_id=comment_id,
                          comment_status=comment_status, dry_run=dry)
     publish_markdown(f"investigation-{issue.id}", scrub(markdown), f"investigation of issue {issue.id}")
+    note_summary(f"{len(inv.files)} files, {len(inv.suspects)} suspects, {'cached' if cached else 'fresh'}, "
+                 f"comment {comment_status}")
     logger.info("issue %s investigated in %.2f s (%s); comment: %s", issue.id, inv.seconds,
                 "cached" if cached else "fresh", comment_status)
     return {"investigation": scrub_data(inv.model_dump(mode="json")), "markdown": scrub(markdown), "comment_id": comment_id,

@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from models.payloads import Issue
+from tasks.flow_health import WATCHED, note_summary
 from tasks.glitchtip_actions import post_comment_once
 from tasks.retry import transient_only
 from tasks.runbook_links import (
@@ -80,7 +81,7 @@ def summarize(rows: list[SweepRow]) -> dict[str, int]:
     }
 
 
-@flow(name="runbook-sweep", log_prints=True)
+@flow(name="runbook-sweep", log_prints=True, **WATCHED)
 def runbook_sweep(query: str = "is:unresolved", dry_run: bool | None = None) -> dict:
     """List issues, match each against the runbooks, and link each match not linked before."""
     s = load_settings()
@@ -106,6 +107,7 @@ def runbook_sweep(query: str = "is:unresolved", dry_run: bool | None = None) -> 
         ["| | issues |", "| --- | --- |"] + [f"| {k.replace('_', ' ')} | {v} |" for k, v in counts.items()]
         + ([f"\n**Malformed runbooks:** {'; '.join(errors)}"] if errors else [])))
     logger.info("runbook sweep: %s", counts)
+    note_summary(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v))
     if errors:
         raise MalformedRunbooks(f"{len(errors)} malformed runbook(s), the rest were used: {'; '.join(errors)}")
     return {"counts": counts, "rows": [asdict(r) for r in rows], "dry_run": dry}

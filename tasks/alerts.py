@@ -81,4 +81,6 @@ def alert_html(issue: Issue, event: Event | None, link: str, stack_limit: int = 
 
 def alert_buttons(issue_id: str) -> list[list[tuple[str, str]]]:
     return [[("🔎 Investigate", f"investigate:{issue_id}"), ("✅ Resolve", f"resolve:{issue_id}"),
-             ("🙈 Ignore", f"ignore:{issue_id}")]]
+             ("🙈 Ignore", f"ignore:{issue_id}")],
+            [("👍", f"feedback:{issue_id}:up"), ("👎", f"feedback:{issue_id}:down"),  # issue 14: helpfulness, snooze
+             ("😴 24h", f"snooze:{issue_id}:24h")]]

@@ -20,6 +20,7 @@ from tasks.similarity import issue_link
 
 from . import bot_confirm as confirmations
 from .audit import acting_as, audited
+from .bot_health import register as register_health_handlers  # issue 14
 from .clients.errors import ClientError
 from .clients.glitchtip import glitchtip_from_settings
 from .scrub import scrub
@@ -275,6 +276,7 @@ def build_application(settings: Settings | None = None) -> Application:
     application.add_handler(CommandHandler("resolve", lambda u, c: bot.ask_to_change(u, c, "resolved")))
     application.add_handler(CommandHandler("ignore", lambda u, c: bot.ask_to_change(u, c, "ignored")))
     application.add_handler(CallbackQueryHandler(bot.button))
+    register_health_handlers(application, bot)  # issue 14: /snooze, /unsnooze, 😴 and 👍/👎 buttons
     return application
 
 

@@ -445,6 +445,11 @@ def demo(
     sys.exit(run_demo(database_url, out, keep=keep))
 
 
+from .cli_health import register_health  # noqa: E402 - issue 14: health, feedback, snooze (needs the app above)
+
+register_health(app)
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     reset_settings()
     app()

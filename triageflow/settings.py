@@ -134,6 +134,19 @@ class Settings(BaseSettings):
     known_issues_token: SecretStr | None = Field(None, alias="KNOWN_ISSUES_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
 
+    # --- issue 14: watching the watcher ---
+    health_slow_seconds: str = Field("", alias="HEALTH_SLOW_SECONDS",
+                                     description="per-flow slow-run thresholds, e.g. 'investigate-issue=120,daily-metrics=300'")
+    health_slow_default: float = Field(600.0, alias="HEALTH_SLOW_DEFAULT", gt=0)
+    health_late_minutes: int = Field(15, alias="HEALTH_LATE_MINUTES", ge=1,
+                                     description="a scheduled run this late (or no upcoming run) alerts")
+    escalation_factor: float = Field(10.0, alias="ESCALATION_FACTOR", gt=1)
+    escalation_new_users: int = Field(10, alias="ESCALATION_NEW_USERS", ge=1)
+    escalation_min_events: int = Field(20, alias="ESCALATION_MIN_EVENTS", ge=1)
+    canary_timeout_seconds: float = Field(120.0, alias="CANARY_TIMEOUT_SECONDS", gt=0)
+    uptime_targets: str = Field("", alias="UPTIME_TARGETS",
+                                description="comma-separated 'URL [status] [timeout]', e.g. 'https://x/health 200 5'")
+
     @field_validator("glitchtip_token", "telegram_bot_token", "slack_bot_token", "github_token")
     @classmethod
     def _token_shape(cls, v: SecretStr | None, info) -> SecretStr | None:

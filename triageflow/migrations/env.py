@@ -8,6 +8,7 @@ import models.alerts  # noqa: F401  (registers the tables on SQLModel.metadata)
 import models.audit  # noqa: F401
 import models.claims  # noqa: F401
 import models.confirmations  # noqa: F401
+import models.flow_health  # noqa: F401
 import models.investigations  # noqa: F401
 import models.metrics  # noqa: F401
 import models.runbooks  # noqa: F401

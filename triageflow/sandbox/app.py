@@ -23,6 +23,7 @@ from .glitchtip_state import GlitchTipState
 from .ingest_api import build_ingest_router
 from .messaging_api import Outbox, build_slack_router, build_telegram_router
 from .monitoring_api import build_monitoring_router
+from .spike_api import build_spike_router
 
 DEFAULT_TOKEN = "dev_sandbox_5f1c2e8a9b7d4c3e8f6a1b2c3d4e5f60"
 TELEGRAM_TOKEN = "dev_sandbox_telegram_7c1e0b5d2a"
@@ -227,6 +228,7 @@ def create_app(sandbox: Sandbox | None = None) -> Any:
     api.include_router(build_ingest_router(sandbox))
     api.include_router(build_github_router(sandbox))
     api.include_router(build_monitoring_router(sandbox))
+    api.include_router(build_spike_router(sandbox))
 
     @api.get("/_sandbox/info")
     def info(request: Request):

@@ -46,6 +46,7 @@ class IssueRecord:
     comments: list[dict[str, Any]] = field(default_factory=list)
     assigned_to: dict[str, Any] | None = None
     tag_values: dict[str, Counter] = field(default_factory=dict)
+    ingested: dict[str, dict[str, Any]] = field(default_factory=dict)  # event id → JSON of an SDK-sent event (sandbox/ingested_events.py)
 
 
 class GlitchTipState:
@@ -324,6 +325,8 @@ class GlitchTipState:
     def event_json(self, issue_id: int, index: int, *, detail: bool = False) -> dict[str, Any]:
         r = self.issues[issue_id]
         spec, ev = r.spec, r.events[index]
+        if ev.id in r.ingested:
+            return dict(r.ingested[ev.id])
         platform = self._platform(spec)
         metadata, culprit = self._metadata_and_culprit(spec)
         if spec.is_message:

@@ -1,8 +1,9 @@
 """The sandbox GlitchTip's event ingest (`POST /api/{project}/envelope/` and `/store/`), as a DSN reaches it.
 
 The key is checked as GlitchTip does (the project's DSN public key, `X-Sentry-Auth` or `?sentry_key=`);
-each new event id becomes one sandbox issue (a repeated id is answered 200 and dropped, as GlitchTip
-drops duplicates), and every accepted event is listed at `GET /_sandbox/ingest` for tests.
+each new event id becomes one sandbox issue holding that event with its tags, user and extra (a repeated id is
+answered 200 and dropped, as GlitchTip drops duplicates), and every accepted event is listed at
+`GET /_sandbox/ingest` for tests. Used by the telemetry relay and by the GlitchTip canary.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import threading
 import zlib
 from typing import Any
 
@@ -17,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from . import seed
-from .seed import IssueSpec
+from .ingested_events import store_event
 
 _AUTH_PAIR = re.compile(r"(\w+)=([^,\s]+)")
 
@@ -33,49 +35,31 @@ def _decode(body: bytes, encoding: str) -> bytes:
         return gzip.decompress(body)
     if encoding == "deflate":
         return zlib.decompress(body)
+    if encoding == "br":  # sentry-sdk compresses with brotli when it is importable
+        import brotli
+
+        return brotli.decompress(body)
     return body
-
-
-def _title(event: dict[str, Any]) -> tuple[str, str, str]:
-    values = (event.get("exception") or {}).get("values") or []
-    if values:
-        exc = values[-1]
-        return exc.get("type") or "Error", exc.get("value") or "", "error"
-    message = event.get("message")
-    if isinstance(message, dict):
-        message = message.get("formatted") or message.get("message")
-    return "", str(message or "(no message)"), event.get("level") or "error"
 
 
 def build_ingest_router(sandbox) -> APIRouter:
     router = APIRouter()
     received: dict[str, dict[str, Any]] = {}
+    received_lock = threading.Lock()  # one issue per event id, even for two copies sent at once
 
     def live(entry: dict[str, Any]) -> bool:
         """Still in the sandbox's GlitchTip (a reset forgets every issue)."""
         return sandbox.glitchtip.issues.get(entry["issue_id"]) is entry["_record"]
 
     def store(project_id: str, event: dict[str, Any]) -> str:
-        state = sandbox.glitchtip
         event_id = str(event.get("event_id") or "").replace("-", "")
-        with state.lock:
+        with received_lock:
             if event_id in received and live(received[event_id]):
                 return event_id
-            project = next(p for p in seed.PROJECTS if p["id"] == project_id)
-            type_, value, level = _title(event)
-            issue_id = max(state.issues) + 1
-            # a message-type issue: no sample-app frames to point at, only the title the event carried
-            spec = IssueSpec(id=issue_id, project=project["slug"], level=event.get("level") or level, type="",
-                             value=f"{type_}: {value}" if type_ else value, frames=(), component="telemetry",
-                             operation="ingest", daily=(1,), release=event.get("release") or "booking@1.4.2")
-            from .glitchtip_state import IssueRecord
-
-            record = IssueRecord(spec, f"{project['slug'].upper()}-T{issue_id}", "unresolved",
-                                 seed.seed_events(spec, state.now))
-            record.tag_values = state._tag_values(record)
-            state.issues[issue_id] = record
-            received[event_id] = {"event_id": event_id, "project_id": project_id, "issue_id": issue_id,
-                                  "event": event, "_record": record}
+            issue_id = store_event(sandbox, project_id, event)
+            with sandbox.glitchtip.lock:
+                received[event_id] = {"event_id": event_id, "project_id": project_id, "issue_id": issue_id,
+                                      "event": event, "_record": sandbox.glitchtip.issues[issue_id]}
         return event_id
 
     async def ingest(request: Request, project_id: str, kind: str):

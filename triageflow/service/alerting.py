@@ -30,6 +30,7 @@ from ..clients.telegram import telegram_from_settings
 from ..once import Hold, patiently, take
 from ..scrub import scrub_data
 from ..settings import Settings
+from ..snooze import skip_snoozed  # issue 14: snoozes
 
 log = logging.getLogger("triageflow.service")
 INVESTIGATION_DEPLOYMENT = "investigate-issue/investigate-issue"
@@ -290,6 +291,7 @@ def process_delivery(delivery_id: int, s: Settings, *, investigate: Investigate 
         with LazyGlitchTip(s) as gt, acting_as("service:glitchtip-webhook"):
             ids = issues_to_alert(gt, listed, total, received_at=received_at, cap=s.webhook_unlisted_cap,
                                   window=timedelta(minutes=s.webhook_unlisted_window_minutes))
+            ids = skip_snoozed(url, ids, outcome)  # a snoozed issue alerts nobody
             for issue_id in ids:
                 what, key = alert_once(s, gt, issue_id, delivery_id)
                 if key:

@@ -27,6 +27,7 @@ from .known_issues import build_known_issues_router
 from .limits import BodyRefused, parse_json
 from .spool import SpoolFull
 from .worker import WebhookWorker
+from .health import build_health_router
 
 
 def _problem(status: int, detail) -> JSONResponse:
@@ -84,6 +85,7 @@ def create_service(*, start_worker: bool | None = None) -> FastAPI:
     app.include_router(telemetry_router())
     app.include_router(build_alerts_router())
     app.include_router(build_known_issues_router())
+    app.include_router(build_health_router())  # issue 14: failed/crashed runs from the Prefect automation
 
     @app.get("/health")
     def health():
