@@ -384,11 +384,21 @@ def bot() -> None:
 def sandbox(
     port: int = typer.Option(8765, help="loopback port to listen on (0: any free port)"),
     codebase_dir: Path = typer.Option(Path(".triageflow/sandbox/booking"), help="where to build the sample checkout"),
+    issues: int = typer.Option(0, min=0, help="seed this many issues (0: the 37 hand-written ones)"),
+    events_per_day: int = typer.Option(0, min=0, help="events in the last 24 h over the active issues (with --issues)"),
+    latency_ms: float = typer.Option(0.0, min=0, help="added to every API answer, like a real server's"),
 ) -> None:
     """Serve the loopback sandbox (GlitchTip API with seeded data) until Ctrl-C."""
     from .sandbox import SandboxServer
+    from .sandbox.app import Sandbox
+    from .sandbox.scale import Scale, scaled_sandbox
 
-    server = SandboxServer(port=port, codebase_dir=codebase_dir.resolve())
+    if issues:
+        with out.status(f"seeding {issues:,} issues…"):
+            box = scaled_sandbox(Scale.proportional(issues, events_per_day or None), latency_ms=latency_ms)
+    else:
+        box = Sandbox(latency_ms=latency_ms)
+    server = SandboxServer(box, port=port, codebase_dir=codebase_dir.resolve())
     out.print(f"sandbox listening on {server.url} — point triageflow at it with:\n")
     for key, value in sandbox_env(server).items():
         out.print(f"  export {key}={value}", highlight=False)

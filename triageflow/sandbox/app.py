@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from .glitchtip_api import build_router
 from .glitchtip_state import GlitchTipState
 from .messaging_api import Outbox, build_slack_router, build_telegram_router
+from .scale import build_scale_router
 
 DEFAULT_TOKEN = "dev_sandbox_5f1c2e8a9b7d4c3e8f6a1b2c3d4e5f60"
 TELEGRAM_TOKEN = "dev_sandbox_telegram_7c1e0b5d2a"
@@ -82,6 +83,7 @@ class Sandbox:
     outbox: Outbox = field(default_factory=Outbox)
     updates: list[dict[str, Any]] = field(default_factory=list)
     last_update_id: int = 0
+    latency_ms: float = 0.0  # added to every API answer, as a real server's network and database time
 
     def __post_init__(self) -> None:
         self.glitchtip = GlitchTipState(self.now, self.token)
@@ -139,6 +141,8 @@ class FaultsAndLog:
                 entry.status = message["status"]
             await send(message)
 
+        if self.sandbox.latency_ms:
+            await asyncio.sleep(self.sandbox.latency_ms / 1000)
         if fault is None or fault.kind == "latency":
             if fault is not None:
                 await asyncio.sleep(fault.seconds)
@@ -210,6 +214,7 @@ def create_app(sandbox: Sandbox | None = None) -> Any:
     api.include_router(build_router(sandbox.glitchtip))
     api.include_router(build_telegram_router(sandbox))
     api.include_router(build_slack_router(sandbox))
+    api.include_router(build_scale_router(sandbox.glitchtip))
 
     @api.get("/_sandbox/info")
     def info(request: Request):

@@ -84,7 +84,7 @@ class GlitchTipState:
 
     def project_json(self, slug: str, *, with_org: bool = False) -> dict[str, Any]:
         p = seed.PROJECT_BY_SLUG[slug]
-        first = min((ev.at for r in self.issues.values() if r.spec.project == slug for ev in r.events), default=self.now)
+        first = self._first_event_at(slug)
         body = {
             "avatar": {"avatarType": "", "avatarUuid": None}, "color": "", "features": [],
             "firstEvent": fmt_time(first), "hasAccess": True, "id": p["id"], "isBookmarked": False,
@@ -153,8 +153,15 @@ class GlitchTipState:
         })
         if detail:
             body["userReportCount"] = 0
-        body["userCount"] = len({ev.user_id for ev in r.events if ev.user_id})
+        body["userCount"] = self._user_count(r)
         return body
+
+    def _first_event_at(self, project_slug: str) -> datetime:
+        return min((r.events[0].at for r in self.issues.values() if r.spec.project == project_slug and r.events),
+                   default=self.now)
+
+    def _user_count(self, r: IssueRecord) -> int:
+        return len({ev.user_id for ev in r.events if ev.user_id})
 
     def _metadata_and_culprit(self, spec: IssueSpec) -> tuple[dict[str, Any], str]:
         if spec.is_message:
