@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 
 import models.audit  # noqa: F401  (registers the tables on SQLModel.metadata)
 import models.investigations  # noqa: F401
+import models.issue_state  # noqa: F401
 import models.metrics  # noqa: F401
 import models.runbooks  # noqa: F401
 import models.webhooks  # noqa: F401
