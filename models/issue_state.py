@@ -52,6 +52,7 @@ class IssueState(SQLModel, table=True):
     report_counted_at: datetime | None = _when(nullable=True)
     resolution: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     resolution_at: datetime | None = _when(nullable=True)
+    swept_last_seen: datetime | None = _when(nullable=True)  # the runbook sweep considered it at this last-seen
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 

@@ -95,6 +95,8 @@ def save_mark(database_url: str, name: str, changed: Changed) -> None:
 
 
 def _apply(row: IssueState, issue: Issue, now: datetime) -> None:
+    if row.status and row.status != issue.status:
+        row.resolution = None  # resolved or reopened since: what was written about it is read again
     row.project, row.level, row.status = issue.project.slug, issue.level, issue.status
     row.title = scrub(issue.title)[:500]
     row.culprit = (issue.culprit or "")[:500]
@@ -137,7 +139,7 @@ def states(database_url: str, *, seen_since: datetime | None = None, statuses: I
         rows = list(session.exec(query))
     for row in rows:
         for name in ("first_seen", "last_seen", "counted_at", "report_last_seen", "report_counted_at", "resolution_at",
-                     "updated_at"):
+                     "swept_last_seen", "updated_at"):
             setattr(row, name, aware(getattr(row, name)))
     return {r.issue_id: r for r in rows}
 

@@ -333,11 +333,12 @@ def runbooks_unlink(
 def runbooks_sweep(
     query: str = typer.Option("is:unresolved", "--query", "-q"),
     dry_run: bool = typer.Option(False, "--dry-run"),
+    full: bool = typer.Option(False, "--full", help="reconsider every issue, not only those changed since the last sweep"),
 ) -> None:
     """Run the runbook_sweep flow now."""
     from flows.runbook_sweep import runbook_sweep
 
-    result = runbook_sweep(query=query, dry_run=dry_run or None)
+    result = runbook_sweep(query=query, dry_run=dry_run or None, full=full)
     out.print(result["counts"])
 
 

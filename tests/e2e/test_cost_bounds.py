@@ -8,6 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from flows.daily_metrics import daily_metrics
+from flows.investigate import investigate_issue
+from flows.runbook_sweep import runbook_sweep
 from models.db import upgrade
 from triageflow.sandbox.scale import Scale
 from triageflow.settings import reset_settings
@@ -77,3 +79,24 @@ def test_the_days_report_costs_its_news_and_counts_exactly(prefect_harness, env,
     expected = truth(big, MIDNIGHT - timedelta(days=1), MIDNIGHT)
     assert {c["component"]: c["events"] for c in result["components"]} == dict(expected)
     assert result["total_events"] == sum(expected.values())
+
+
+def test_a_second_sweep_with_nothing_new_makes_at_most_3_calls(prefect_harness, env, big):
+    first = runbook_sweep(dry_run=False)
+    assert first["counts"]["scanned"] > 100 and first["counts"]["linked"] > 0
+    scaled.clear_calls(big)
+    second = runbook_sweep()
+    assert len(scaled.calls(big)) <= 3 and second["counts"]["scanned"] == 0
+    full = runbook_sweep(full=True)
+    assert full["counts"]["scanned"] == first["counts"]["scanned"] and full["counts"]["linked"] == 0
+
+
+def test_an_investigation_makes_at_most_15_calls_whatever_the_history(prefect_harness, env, big):
+    investigate_issue("9", dry_run=True, force=True)  # the first one builds the similar-issues index, once
+    scaled.clear_calls(big)
+    result = investigate_issue("4", dry_run=True, force=True)
+    calls = scaled.calls(big)
+    assert len(calls) <= 15, [c["path"] for c in calls]
+    similar = result["investigation"]["similar"]
+    assert similar and all(s["status"] in ("resolved", "ignored") for s in similar)
+    assert any("ZeroDivisionError" in s["title"] for s in similar) and similar[0]["resolution"]

@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("report_count", sa.Integer(), nullable=True),
         when("report_last_seen", True), when("report_counted_at", True),
         sa.Column("resolution", sa.JSON(), nullable=True),
-        when("resolution_at", True),
+        when("resolution_at", True), when("swept_last_seen", True),
         when("updated_at"),
     )
     op.create_index("ix_issue_state_status", "issue_state", ["status"])
