@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -112,8 +112,31 @@ class Tag(_Wire):
     value: str
 
 
+# Event lists since 4.2.1 are snake_case (the single latest event stays camelCase, with `groupID`).
+_EVENT_KEYS = {"event_id": "eventID", "date_created": "dateCreated", "date_received": "dateReceived",
+               "project_id": "projectID", "group_id": "issue", "groupID": "issue"}
+
+
 class Event(_Wire):
-    """One event. The stack trace lives in `entries[type=exception].data.values[].stacktrace.frames[]`."""
+    """One event. The stack trace lives in `entries[type=exception].data.values[].stacktrace.frames[]`.
+
+    Read in either key casing; dumped (by alias) camelCase as the 2024 release sends it, with the issue id
+    in `issue`. A user-less event is `user: None` (4.2.1 sends `{}`).
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_casing(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for wire, ours in _EVENT_KEYS.items():
+            if wire in out:
+                value = out.pop(wire)
+                out.setdefault(ours, value)
+        if out.get("user") == {}:
+            out["user"] = None
+        return out
 
     id: str
     event_id: str = Field(alias="eventID")
@@ -192,3 +215,32 @@ class StatsSeries(_Wire):
                 if i < len(sums) and value:
                     sums[i] += int(value)
         return sums
+
+
+class IssueStats(_Wire):
+    """One issue in 5.1's `issues-stats`: its totals and events per bucket of the asked period.
+
+    `stats` arrives as `{"24h": [[unix_seconds, count], ...], "14d": null}`; only buckets with events are listed.
+    """
+
+    id: str
+    count: int
+    user_count: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    is_unhandled: bool | None = None
+    stats: dict[str, list[tuple[int, int]] | None] = {}
+
+    @field_validator("count", mode="before")
+    @classmethod
+    def _count(cls, v: Any) -> int:
+        return int(v or 0)  # a string on the wire, like an issue's count
+
+    def buckets(self, period: str = "24h") -> list[tuple[datetime, int]]:
+        """(bucket start, events) of the period, oldest first; hours without events are absent."""
+        from datetime import timezone
+
+        return [(datetime.fromtimestamp(t, timezone.utc), int(n)) for t, n in (self.stats.get(period) or [])]
+
+    def events_in(self, period: str = "24h") -> int:
+        return sum(n for _, n in self.buckets(period))

@@ -28,11 +28,38 @@ def peers() -> Path:
     return PEERS
 
 
+# The GlitchTip releases every sandbox test runs against (issue 11); narrow it for a quick local run,
+# e.g. TRIAGE_TEST_GLITCHTIP_RELEASES=5.1. A test for one release's behaviour says
+# @pytest.mark.glitchtip_releases("2024").
+GLITCHTIP_RELEASES = tuple(r.strip() for r in os.environ.get("TRIAGE_TEST_GLITCHTIP_RELEASES",
+                                                                "2024,4.2.1,5.1").split(",") if r.strip())
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "glitchtip_releases(*names): run only against these sandbox GlitchTip releases")
+
+
+def pytest_generate_tests(metafunc):
+    """Every test that reaches the sandbox runs once per GlitchTip release (one sandbox per release)."""
+    if "glitchtip_release" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("glitchtip_releases")
+    names = [r for r in GLITCHTIP_RELEASES if marker is None or r in marker.args]
+    metafunc.parametrize("glitchtip_release", names, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def sandbox_server(tmp_path_factory):
+def glitchtip_release(request) -> str:
+    """The release the sandbox answers as: `2024`, `4.2.1` or `5.1`."""
+    return getattr(request, "param", "5.1")
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(glitchtip_release, tmp_path_factory):
     from triageflow.sandbox import SandboxServer
 
-    server = SandboxServer(codebase_dir=tmp_path_factory.mktemp("codebase") / "booking", keep_alive=1.0)
+    server = SandboxServer(codebase_dir=tmp_path_factory.mktemp("codebase") / "booking", keep_alive=1.0,
+                           glitchtip_release=glitchtip_release)
     server.start()
     yield server
     server.stop()

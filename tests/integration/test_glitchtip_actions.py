@@ -45,7 +45,7 @@ def test_status_change_is_idempotent(glitchtip, database_url):
 
 
 def test_failed_status_change_is_audited_as_error(glitchtip, database_url, control):
-    control.fault("/api/0/issues/8/", "error", method="PUT", status=500, times=10)
+    control.fault("/api/0/", "error", method="PUT", status=500, times=10)  # whichever path the release takes
     import pytest
 
     from triageflow.clients.errors import Unavailable

@@ -9,6 +9,8 @@
      +-- Unauthorized           401/403: the token is wrong or lacks scope
      +-- Rejected               any other 4xx: the request itself is wrong
      +-- Refused                the client would not send it (unsafe or invalid before sending)
+     +-- UnexpectedAnswer       the server answered something that is not API data (a web page)
+     +-- Unsupported            the server's release has no such endpoint (e.g. issues-stats before 5.1)
 
 Callers never see httpx exceptions or raw status codes.
 """
@@ -80,3 +82,11 @@ class Rejected(ClientError):
 
 class Refused(ClientError):
     """The client refused to send a request that would do harm or cannot be right."""
+
+
+class UnexpectedAnswer(ClientError):
+    """The server answered with something other than API data (an HTML page where JSON was expected)."""
+
+
+class Unsupported(ClientError):
+    """The server's release does not offer this call; the caller should use another way."""

@@ -76,6 +76,7 @@ class Sandbox:
     slack_token: str = SLACK_TOKEN
     now: datetime | None = None
     codebase: Path | None = None
+    glitchtip_release: str | None = None  # "2024", "4.2.1" or "5.1" (None: the newest)
     glitchtip: GlitchTipState = field(init=False)
     faults: list[Fault] = field(default_factory=list)
     requests: list[LoggedRequest] = field(default_factory=list)
@@ -86,7 +87,8 @@ class Sandbox:
     latency_ms: float = 0.0  # added to every API answer, as a real server's network and database time
 
     def __post_init__(self) -> None:
-        self.glitchtip = GlitchTipState(self.now, self.token)
+        self.glitchtip = GlitchTipState(self.now, self.token, self.glitchtip_release)
+        self.glitchtip_release = self.glitchtip.release.name
 
     def reset(self) -> None:
         with self.lock:
@@ -94,7 +96,7 @@ class Sandbox:
             self.requests.clear()
             self.outbox.clear()
             self.updates.clear()
-        self.glitchtip.__init__(self.now, self.token)
+        self.glitchtip.__init__(self.now, self.token, self.glitchtip_release)
 
     def take_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Telegram getUpdates: queued updates from `offset` on (tests queue them via the control API)."""
@@ -170,7 +172,7 @@ def _drop_connection(receive) -> None:
 
 
 class _Auth:
-    """GlitchTip's token check: a wrong or missing token is 403, not 401."""
+    """GlitchTip's token check: a wrong or missing token is 403 on the 2024 release, 401 since 4.2.1."""
 
     def __init__(self, app, sandbox: Sandbox) -> None:
         self.app = app
@@ -186,7 +188,10 @@ class _Auth:
             elif not (auth.startswith("Bearer ") and hmac.compare_digest(auth[7:], self.sandbox.token)):
                 detail = "Invalid token."
             if detail:
-                return await JSONResponse({"detail": detail}, status_code=403)(scope, receive, send)
+                status, ninja_detail = self.sandbox.glitchtip.release.bad_token
+                if self.sandbox.glitchtip.release.ninja:
+                    detail = ninja_detail
+                return await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
         return await self.app(scope, receive, send)
 
 
@@ -195,17 +200,20 @@ def glitchtip_alert_payload(state: GlitchTipState, base: str, issue_ids: list[st
     attachments, sections = [], []
     for issue_id in issue_ids[:3]:
         issue = state.issue_json(int(issue_id))
+        record = state.issues[int(issue_id)]
         link = f"{base}/{state.org['slug']}/issues/{issue_id}"
+        fields = [{"title": "Project", "value": issue["project"]["name"], "short": True},
+                  {"title": "Environment", "value": "production", "short": True}]
+        if state.release.webhook_server_name:
+            fields.append({"title": "Server Name", "value": record.events[-1].server, "short": True})
+        fields.append({"title": "Release", "value": "booking@1.4.2", "short": False})
         attachments.append({
             "title": issue["title"], "title_link": link, "text": issue["culprit"], "image_url": None,
             "color": "#e52b50" if issue["level"] in ("error", "fatal") else None,
-            "fields": [{"title": "Project", "value": issue["project"]["name"], "short": True},
-                       {"title": "Environment", "value": "production", "short": True},
-                       {"title": "Release", "value": "booking@1.4.2", "short": False}],
-            "mrkdown_in": ["text"]})
+            "fields": fields, "mrkdown_in": ["text"]})
         sections.append({"activityTitle": issue["title"], "activitySubtitle": f"[View Issue {issue['shortId']}]({link})"})
-    return {"alias": "GlitchTip", "text": f"GlitchTip Alert ({len(issue_ids)} issues)", "attachments": attachments,
-            "sections": sections}
+    text = "GlitchTip Alert" if len(issue_ids) == 1 else f"GlitchTip Alert ({len(issue_ids)} issues)"
+    return {"alias": "GlitchTip", "text": text, "attachments": attachments, "sections": sections}
 
 
 def create_app(sandbox: Sandbox | None = None) -> Any:
@@ -223,7 +231,8 @@ def create_app(sandbox: Sandbox | None = None) -> Any:
                 "telegram_api_url": base, "telegram_token": sandbox.telegram_token, "telegram_chat_id": TELEGRAM_CHAT_ID,
                 "slack_api_url": f"{base}/api/", "slack_token": sandbox.slack_token, "slack_channel": SLACK_CHANNEL,
                 "codebase": str(sandbox.codebase) if sandbox.codebase else None,
-                "now": sandbox.glitchtip.now.isoformat(), "issues": len(sandbox.glitchtip.issues)}
+                "now": sandbox.glitchtip.now.isoformat(), "issues": len(sandbox.glitchtip.issues),
+                "glitchtip_release": sandbox.glitchtip.release.name}
 
     @api.post("/_sandbox/faults", status_code=201)
     def add_fault(spec: FaultSpec):

@@ -9,14 +9,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from . import seed
+from .glitchtip_releases import MAX_PAGE, ReleaseProfile
 from .glitchtip_state import STATUSES, GlitchTipState
 
 MAX_HITS = 1000
-PAGE_SIZE = 100
 ALLOW_LIST = "GET, POST, HEAD, OPTIONS"
 ALLOW_ISSUES = "GET, PUT, DELETE, HEAD, OPTIONS"
 ALLOW_DETAIL = "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
@@ -41,6 +41,18 @@ def _json(body: Any, status: int = 200, allow: str | None = None, headers: dict[
     return JSONResponse(body, status_code=status, headers=out)
 
 
+def _method_not_allowed(allow: str) -> Response:
+    """Django Ninja's answer to a method the path does not route: plain words, an HTML content type."""
+    return PlainTextResponse("Method not allowed", status_code=405,
+                             headers={"content-type": "text/html; charset=utf-8", "allow": allow})
+
+
+def _invalid(release: ReleaseProfile, location: tuple[str, ...], message: str, kind: str = "missing",
+             allow: str | None = None) -> Response:
+    status, body = release.validation_error(location, message, kind)
+    return _json(body, status, None if release.ninja else allow)
+
+
 def _html(body: str, status: int) -> Response:
     return HTMLResponse(body, status_code=status, headers={"content-type": "text/html; charset=utf-8"})
 
@@ -59,13 +71,14 @@ def _decode_cursor(cursor: str | None) -> int:
         return 0
 
 
-def paged(request: Request, items: Any, allow: str | None = ALLOW_LIST) -> Response:
-    """A list answer with GlitchTip's cursor `Link` header, `X-Hits` and `X-Max-Hits`."""
+def _paged(request: Request, items: Any, allow: str | None = ALLOW_LIST, *, release: ReleaseProfile) -> Response:
+    """A list answer with GlitchTip's cursor `Link` header (RFC form, or a Python set repr since 4.2.1),
+    `X-Hits` and `X-Max-Hits`."""
     params = request.query_params
     try:
-        limit = min(max(int(params.get("limit", PAGE_SIZE)), 1), PAGE_SIZE)
+        limit = min(max(int(params.get("limit", release.page_size)), 1), MAX_PAGE)
     except ValueError:
-        limit = PAGE_SIZE
+        limit = release.page_size
     offset = _decode_cursor(params.get("cursor"))
     page = items[offset:offset + limit]
     base = f"{str(request.base_url).rstrip('/')}{request.url.path}"
@@ -81,19 +94,36 @@ def paged(request: Request, items: Any, allow: str | None = ALLOW_LIST) -> Respo
 
     prev_target = max(offset - limit, 0) if offset > 0 else None
     next_target = offset + limit if offset + limit < len(items) else None
-    headers = {"link": f"{link('previous', prev_target)}, {link('next', next_target)}",
-               "x-max-hits": str(MAX_HITS), "x-hits": str(len(items))}
-    return _json(page, allow=allow, headers=headers)
+    link_value = f"{link('previous', prev_target)}, {link('next', next_target)}"
+    if release.link_as_set_repr:
+        link_value = repr({link_value})
+    headers = {"link": link_value, "x-max-hits": str(MAX_HITS), "x-hits": str(len(items))}
+    return _json(page, allow=None if release.ninja else allow, headers=headers)
 
 
 def build_router(state: GlitchTipState) -> APIRouter:
-    router = APIRouter()
+    def remember_base_url(request: Request) -> None:
+        state.base_url = str(request.base_url).rstrip("/")  # 5.1's permalinks name the server
+
+    router = APIRouter(dependencies=[Depends(remember_base_url)])
     org_slug = state.org["slug"]
+
+    def rel() -> ReleaseProfile:
+        return state.release  # read per request: a reset may switch the release
+
+    def paged(request: Request, items: Any, allow: str | None = ALLOW_LIST) -> Response:
+        return _paged(request, items, allow, release=state.release)
 
     def issue_or_404(issue_id: str) -> int | None:
         return int(issue_id) if issue_id.isdigit() and int(issue_id) in state.issues else None
 
-    not_found_issue = {"detail": "No Issue matches the given query."}
+    def not_found(drf_detail: str = "Not found.", allow: str | None = None) -> Response:
+        if rel().ninja:
+            return _json({"detail": rel().not_found_detail}, 404)
+        return _json({"detail": drf_detail}, 404, allow)
+
+    def not_found_issue(allow: str | None = ALLOW_DETAIL) -> Response:
+        return not_found("No Issue matches the given query.", allow)
 
     @router.get("/api/0/organizations/")
     def organizations(request: Request):
@@ -102,8 +132,8 @@ def build_router(state: GlitchTipState) -> APIRouter:
     @router.get("/api/0/organizations/{org}/")
     def organization(org: str):
         if org != org_slug:
-            return _json({"detail": "Not found."}, 404, ALLOW_DETAIL)
-        return _json(state.organization_detail(), allow=ALLOW_DETAIL)
+            return not_found(allow=ALLOW_DETAIL)
+        return _json(state.organization_detail(), allow=None if rel().ninja else ALLOW_DETAIL)
 
     @router.get("/api/0/organizations/{org}/projects/")
     def projects(request: Request, org: str):
@@ -130,8 +160,19 @@ def build_router(state: GlitchTipState) -> APIRouter:
     @router.get("/api/0/organizations/{org}/issues/")
     def org_issues(request: Request, org: str):
         if org != org_slug:
+            unknown = rel().unknown_org_issues
+            if unknown == "html500":
+                return _html(SERVER_ERROR_PAGE, 500)
+            if unknown == "404":
+                return not_found()
             return paged(request, [], allow=ALLOW_ISSUES)
         params = request.query_params
+        sort = params.get("sort")
+        if sort is not None and rel().sort_key(sort) is None and rel().ninja:
+            expected = " or ".join(", ".join(f"'{n}'" for n in rel().sorts).rsplit(", ", 1))
+            status, body = rel().validation_error(("query", "sort"), f"Input should be {expected}", "literal_error")
+            body["detail"][0]["ctx"] = {"expected": expected}
+            return _json(body, status)
         with state.lock:
             ids = state.search(params.get("query"), params.getlist("project") or None, params.get("sort"))
         return paged(request, _LazyIssues(state, ids), allow=ALLOW_ISSUES)
@@ -141,8 +182,11 @@ def build_router(state: GlitchTipState) -> APIRouter:
         body = await _body(request)
         status = body.get("status") if isinstance(body, dict) else None
         if status not in STATUSES:
-            return _json({"status": ["This field is required."] if status is None else [f'"{status}" is not a valid choice.']},
-                         400, ALLOW_ISSUES)
+            if status is None:
+                return _invalid(rel(), ("body", "payload", "status"), "Field required" if rel().ninja
+                                else "This field is required.", allow=ALLOW_ISSUES)
+            return _invalid(rel(), ("body", "payload", "status"), f'"{status}" is not a valid choice.', "enum",
+                            allow=ALLOW_ISSUES)
         params = request.query_params
         with state.lock:
             if org != org_slug:
@@ -152,14 +196,45 @@ def build_router(state: GlitchTipState) -> APIRouter:
             else:  # as the real server does: no ids means every issue the query matches
                 ids = state.search(params.get("query"), params.getlist("project") or None)
             state.set_status(ids, status)
-        return _json({"status": status}, allow=ALLOW_ISSUES)
+        answer: dict[str, Any] = {"status": status}
+        if rel().org_access:
+            answer["merge"] = None
+        return _json(answer, allow=None if rel().ninja else ALLOW_ISSUES)
+
+    @router.get("/api/0/organizations/{org}/issues-stats/")
+    def issues_stats(request: Request, org: str):
+        if not rel().issues_stats:  # not routed: the web app answers
+            return _html(SERVER_ERROR_PAGE, 500) if rel().ninja else _html(NOT_FOUND_PAGE, 404)
+        if org != org_slug:
+            return not_found()
+        params = request.query_params
+        period = params.get("statsPeriod") or "24h"
+        if not re.fullmatch(r"(24h|14d)", period):
+            return _invalid(rel(), ("query", "statsPeriod"), "Input should be '24h' or '14d'", "literal_error")
+        groups = [g for g in params.getlist("groups")]
+        if not all(g.isdigit() for g in groups):
+            return _invalid(rel(), ("query", "groups", 0), "Input should be a valid integer", "int_parsing")
+        with state.lock:
+            ids = [int(g) for g in dict.fromkeys(groups) if int(g) in state.issues]
+            return _json(state.issues_stats_json(ids, period))
 
     @router.get("/api/0/organizations/{org}/issues/{issue_id}/")
     def org_issue(org: str, issue_id: str):
+        if not rel().org_get:
+            return _method_not_allowed("PUT")
         found = issue_or_404(issue_id)
         if org != org_slug or found is None:
-            return _json(not_found_issue, 404, ALLOW_DETAIL)
+            return not_found_issue()
         return _json(state.issue_json(found, detail=True), allow=ALLOW_DETAIL)
+
+    @router.put("/api/0/organizations/{org}/issues/{issue_id}/")
+    async def org_update_issue(request: Request, org: str, issue_id: str):
+        if not rel().org_put:
+            return _method_not_allowed("GET")
+        found = issue_or_404(issue_id) if org == org_slug else None
+        if found is None:
+            return not_found_issue()
+        return await _update(request, found)
 
     @router.api_route("/api/0/organizations/{org}/issues/{issue_id}/comments/", methods=["POST"])
     def org_scoped_comment(org: str, issue_id: str):
@@ -180,6 +255,9 @@ def build_router(state: GlitchTipState) -> APIRouter:
         step = _parse_interval(params.get("interval") or "")
         if params.get("interval") and step is None:
             errors["interval"] = ["Invalid interval."]
+        if errors and rel().ninja:
+            return _json({"detail": [{"type": "missing", "loc": ["query", name], "msg": "Field required"}
+                                     for name in errors]}, 422)
         if errors:
             return _json(errors, 400, ALLOW_READ)
         projects = params.getlist("project") or None
@@ -195,8 +273,8 @@ def build_router(state: GlitchTipState) -> APIRouter:
     @router.get("/api/0/projects/{org}/{project}/")
     def project(org: str, project: str):
         if org != org_slug or project not in seed.PROJECT_BY_SLUG:
-            return _json({"detail": "Not found."}, 404, ALLOW_DETAIL)
-        return _json(state.project_json(project, with_org=True), allow=ALLOW_DETAIL)
+            return not_found(allow=ALLOW_DETAIL)
+        return _json(state.project_json(project, with_org=True), allow=None if rel().ninja else ALLOW_DETAIL)
 
     @router.get("/api/0/projects/{org}/{project}/issues/")
     def project_issues(request: Request, org: str, project: str):
@@ -221,9 +299,10 @@ def build_router(state: GlitchTipState) -> APIRouter:
     async def create_alert(request: Request, org: str, project: str):
         body = await _body(request)
         if org != org_slug or project not in seed.PROJECT_BY_SLUG:
-            return _json({"detail": "Not found."}, 404, ALLOW_LIST)
+            return not_found(allow=ALLOW_LIST)
         if not isinstance(body, dict) or not isinstance(body.get("alertRecipients", []), list):
-            return _json({"alertRecipients": ["Expected a list of items."]}, 400, ALLOW_LIST)
+            return _invalid(rel(), ("body", "payload", "alertRecipients"), "Expected a list of items.", "list_type",
+                            allow=ALLOW_LIST)
         with state.lock:
             alerts = state.alerts.setdefault(project, [])
             alert = {"id": len(alerts) + 1, "name": body.get("name", ""), "timespan_minutes": body.get("timespan_minutes"),
@@ -242,33 +321,44 @@ def build_router(state: GlitchTipState) -> APIRouter:
     def issue(issue_id: str):
         found = issue_or_404(issue_id)
         if found is None:
-            return _json(not_found_issue, 404, ALLOW_DETAIL)
+            return not_found_issue()
         with state.lock:
-            return _json(state.issue_json(found, detail=True), allow=ALLOW_DETAIL)
+            return _json(state.issue_json(found, detail=True), allow=None if rel().ninja else ALLOW_DETAIL)
 
     @router.put("/api/0/issues/{issue_id}/")
     async def update_issue(request: Request, issue_id: str):
+        if not rel().short_put:  # 4.2.1 routes only GET and DELETE here
+            return _method_not_allowed("GET, DELETE")
         found = issue_or_404(issue_id)
         if found is None:
-            return _json(not_found_issue, 404, ALLOW_DETAIL)
+            return not_found_issue()
+        return await _update(request, found)
+
+    async def _update(request: Request, found: int) -> Response:
         body = await _body(request)
+        release = rel()
         if not isinstance(body, dict) or "status" not in body:
-            return _json({"status": ["This field is required."]}, 400, ALLOW_DETAIL)
+            if release.put_without_status == "500":
+                return _html(SERVER_ERROR_PAGE, 500)
+            return _invalid(release, ("body", "payload", "status"), "Field required" if release.ninja
+                            else "This field is required.", allow=ALLOW_DETAIL)
         if body["status"] not in STATUSES:
-            return _json({"status": [f'"{body["status"]}" is not a valid choice.']}, 400, ALLOW_DETAIL)
+            return _invalid(release, ("body", "payload", "status"), f'"{body["status"]}" is not a valid choice.',
+                            "enum", allow=ALLOW_DETAIL)
         with state.lock:
             if "assignedTo" in body:
                 if body["assignedTo"] not in (None, seed.ADMIN["email"]):
-                    return _json({"assignedTo": ["Unknown actor."]}, 400, ALLOW_DETAIL)
+                    return _invalid(release, ("body", "payload", "assignedTo"), "Unknown actor.", "value_error",
+                                    allow=ALLOW_DETAIL)
                 state.assign(found, body["assignedTo"])
             state.set_status([found], body["status"])
-            return _json(state.issue_json(found), allow=ALLOW_DETAIL)
+            return _json(state.issue_json(found, put_answer=True), allow=None if release.ninja else ALLOW_DETAIL)
 
     @router.get("/api/0/issues/{issue_id}/events/")
     def events(request: Request, issue_id: str):
         found = issue_or_404(issue_id)
         if found is None:
-            return _json({"detail": "Not found."}, 404, ALLOW_READ)
+            return not_found(allow=ALLOW_READ)
         record = state.issues[found]
         # render only the page asked for: an issue can hold thousands of events
         lazy = _LazyEvents(state, found, len(record.events))
@@ -278,19 +368,27 @@ def build_router(state: GlitchTipState) -> APIRouter:
     def latest_event(issue_id: str):
         found = issue_or_404(issue_id)
         if found is None:
-            return _json({"detail": "Not found."}, 404, ALLOW_READ)
-        return _json(state.event_json(found, len(state.issues[found].events) - 1, detail=True), allow=ALLOW_READ)
+            return not_found(allow=ALLOW_READ)
+        body = state.event_json(found, len(state.issues[found].events) - 1, detail=True)
+        return _json(body, allow=None if rel().ninja else ALLOW_READ)
 
     @router.get("/api/0/issues/{issue_id}/events/oldest/")
     def oldest_event(issue_id: str):
+        if rel().ninja:  # `oldest` is read as an event id
+            return _invalid(rel(), ("path", "event_id"), "Input should be a valid UUID, invalid character: expected an "
+                            "optional prefix of `urn:uuid:` followed by [0-9a-fA-F-], found `o` at 1", "uuid_parsing")
         return _json({"detail": "Not found."}, 404, ALLOW_READ)
 
     @router.get("/api/0/issues/{issue_id}/tags/")
-    def tags(issue_id: str):
+    def tags(request: Request, issue_id: str):
         found = issue_or_404(issue_id)
         if found is None:
-            return _json({"detail": "Not found."}, 404, ALLOW_READ)
-        return _json(state.tags_json(found), allow=ALLOW_READ)
+            return not_found(allow=ALLOW_READ)
+        key = request.query_params.get("key")
+        body = state.tags_json(found)
+        if key is not None and rel().ninja:
+            body = [t for t in body if t["key"] == key]
+        return _json(body, allow=None if rel().ninja else ALLOW_READ)
 
     @router.get("/api/0/issues/{issue_id}/tags/{key}/values/")
     def tag_values(issue_id: str, key: str):
@@ -298,6 +396,8 @@ def build_router(state: GlitchTipState) -> APIRouter:
 
     @router.get("/api/0/issues/{issue_id}/tags/{key}/")
     def tag(issue_id: str, key: str):
+        if not rel().tag_by_path:  # gone since 4.2.1: the web app answers
+            return _html(SERVER_ERROR_PAGE, 500)
         found = issue_or_404(issue_id)
         body = state.tags_json(found, key) if found is not None else None
         if body is None:
@@ -308,7 +408,7 @@ def build_router(state: GlitchTipState) -> APIRouter:
     def comments(request: Request, issue_id: str):
         found = issue_or_404(issue_id)
         if found is None:
-            return _json({"detail": "Not found."}, 404, ALLOW_LIST)
+            return not_found(allow=ALLOW_LIST)
         with state.lock:
             items = list(reversed(state.issues[found].comments))
         return paged(request, items)
@@ -317,15 +417,19 @@ def build_router(state: GlitchTipState) -> APIRouter:
     async def add_comment(request: Request, issue_id: str):
         found = issue_or_404(issue_id)
         if found is None:
-            return _json({"detail": "Not found."}, 404, ALLOW_LIST)
+            return not_found(allow=ALLOW_LIST)
         body = await _body(request)
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
-            return _json({"data": ["This field is required."]}, 400, ALLOW_LIST)
+            return _invalid(rel(), ("body", "payload", "data"), "Field required" if rel().ninja
+                            else "This field is required.", allow=ALLOW_LIST)
         text = data.get("text")
         if not isinstance(text, str) or not text.strip():
+            if rel().ninja:
+                return _invalid(rel(), ("body", "payload", "data", "text"), "String should have at least 1 character",
+                                "string_too_short")
             return _json({"data": {"text": ["This field may not be blank."]}}, 400, ALLOW_LIST)
-        return _json(state.add_comment(found, text), 201, ALLOW_LIST)
+        return _json(state.add_comment(found, text), 201, None if rel().ninja else ALLOW_LIST)
 
     @router.delete("/api/0/issues/{issue_id}/comments/{comment_id}/")
     def delete_comment(issue_id: str, comment_id: str):

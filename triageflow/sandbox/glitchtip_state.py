@@ -10,10 +10,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import seed
+from .glitchtip_releases import ReleaseProfile, release_profile
 from .seed import FrameSpec, IssueSpec, SeedEvent, fmt_time, locate
 
 STATUSES = ("resolved", "ignored", "unresolved")
 _BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LEVEL_RANK = {"debug": 0, "info": 1, "warning": 2, "error": 3, "fatal": 4}
 
 
 def _base36(n: int) -> str:
@@ -49,9 +51,11 @@ class IssueRecord:
 class GlitchTipState:
     """Seeded organizations, projects, issues, events and comments; mutations change it for real."""
 
-    def __init__(self, now: datetime | None = None, token: str = "") -> None:
+    def __init__(self, now: datetime | None = None, token: str = "", release: ReleaseProfile | str | None = None) -> None:
         self.now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         self.token = token
+        self.release = release if isinstance(release, ReleaseProfile) else release_profile(release)
+        self.base_url = "http://127.0.0.1"  # the address clients reach us on; routes refresh it per request
         self.lock = threading.RLock()
         self.org = dict(seed.ORG)
         self.created = self.now - timedelta(days=60)
@@ -71,18 +75,24 @@ class GlitchTipState:
     # ------------------------------------------------------------------ organizations and projects
 
     def org_json(self) -> dict[str, Any]:
-        return {
-            "id": self.org["id"], "name": self.org["name"], "slug": self.org["slug"],
-            "dateCreated": fmt_time(self.created), "status": {"id": "active", "name": "active"},
-            "avatar": {"avatarType": "", "avatarUuid": None}, "isEarlyAdopter": False, "require2FA": False,
-            "isAcceptingEvents": True,
+        rel = self.release
+        body = {
+            "id": str(self.org["id"]) if rel.string_ids else self.org["id"], "name": self.org["name"],
+            "slug": self.org["slug"], "dateCreated": fmt_time(self.created),
+            "status": {"id": "active", "name": "active"}, "avatar": {"avatarType": "", "avatarUuid": None},
+            "isEarlyAdopter": False,
         }
+        body["require2fa" if rel.ninja else "require2FA"] = False
+        body["isAcceptingEvents"] = True
+        if rel.ninja:
+            body["eventThrottleRate"] = 0
+        return body
 
     def project_ref(self, slug: str) -> dict[str, Any]:
         p = seed.PROJECT_BY_SLUG[slug]
         return {"platform": p["platform"], "slug": p["slug"], "id": p["id"], "name": p["name"]}
 
-    def project_json(self, slug: str, *, with_org: bool = False) -> dict[str, Any]:
+    def project_json(self, slug: str, *, with_org: bool = False, with_teams: bool = True) -> dict[str, Any]:
         p = seed.PROJECT_BY_SLUG[slug]
         first = self._first_event_at(slug)
         body = {
@@ -94,47 +104,80 @@ class GlitchTipState:
         }
         if with_org:
             body["organization"] = self.org_json()
-        body["teams"] = [dict(seed.TEAM)]
+        if not (with_org and self.release.ninja) and with_teams:  # Ninja's project detail has no teams
+            body["teams"] = [dict(seed.TEAM)]
         return body
 
-    def team_json(self) -> dict[str, Any]:
-        return {
+    def team_json(self, *, with_projects: bool = True) -> dict[str, Any]:
+        body = {
             "dateCreated": fmt_time(self.created), "id": seed.TEAM["id"], "isMember": True, "memberCount": 1,
-            "slug": seed.TEAM["slug"], "projects": [self.project_ref(p["slug"]) for p in seed.PROJECTS],
+            "slug": seed.TEAM["slug"],
         }
+        if with_projects:
+            if self.release.ninja:  # full projects, without their teams
+                body["projects"] = [self.project_json(p["slug"], with_teams=False) for p in seed.PROJECTS]
+            else:
+                body["projects"] = [self.project_ref(p["slug"]) for p in seed.PROJECTS]
+        return body
 
     def user_json(self) -> dict[str, Any]:
-        return {
+        body = {
             "username": seed.ADMIN["email"], "lastLogin": None, "isSuperuser": True, "emails": [], "identities": [],
             "id": seed.ADMIN["id"], "isActive": True, "name": "", "dateJoined": fmt_time(self.created),
             "hasPasswordAuth": True, "email": seed.ADMIN["email"], "options": {},
         }
+        if self.release.ninja:
+            del body["emails"]
+        return body
+
+    def comment_user_json(self) -> dict[str, Any]:
+        """A comment's author: the whole user on 2024, only `{id, email}` since 4.2.1."""
+        if self.release.ninja:
+            return {"id": str(seed.ADMIN["id"]), "email": seed.ADMIN["email"]}
+        return self.user_json()
 
     def member_json(self) -> dict[str, Any]:
-        return {
-            "role": "owner", "id": 1, "user": self.user_json(), "roleName": "Owner",
-            "dateCreated": fmt_time(self.created), "email": seed.ADMIN["email"], "pending": False, "isOwner": True,
+        rel = self.release
+        body = {
+            "role": "owner", "id": "1" if rel.string_ids or rel.ninja else 1, "user": self.user_json(),
+            "roleName": "Owner", "dateCreated": fmt_time(self.created), "email": seed.ADMIN["email"],
+            "pending": False, "isOwner": True,
         }
+        if rel.ninja and not rel.org_access:  # 4.2.1 leaves isOwner out
+            del body["isOwner"]
+        return body
 
     def organization_detail(self) -> dict[str, Any]:
         body = self.org_json()
         body["projects"] = [self.project_json(p["slug"]) for p in seed.PROJECTS]
+        if self.release.ninja:
+            body["teams"] = [self.team_json(with_projects=False)]
+            if self.release.org_access:
+                body["access"] = ["org:read", "org:write", "project:read", "project:write", "event:read",
+                                  "event:write", "event:admin", "team:read", "member:read"]
+            body["openMembership"] = True
+            return body
         body.update(openMembership=True, scrubIPAddresses=True, teams=[self.team_json()])
         return body
 
     def project_key_json(self, slug: str, host: str) -> dict[str, Any]:
         p = seed.PROJECT_BY_SLUG[slug]
         key = f"{int(p['id']):032x}"
-        return {
+        body = {
             "dateCreated": fmt_time(self.created),
             "dsn": {"public": f"http://{key}@{host}/{p['id']}", "secret": f"http://{key}@{host}/{p['id']}",
                     "security": f"http://{host}/api/{p['id']}/security/?glitchtip_key={key}"},
             "id": key, "label": "", "public": key, "projectId": int(p["id"]),
         }
+        if self.release.ninja:
+            body.update(name="", rateLimit=None, projectID=body.pop("projectId"))
+        return body
 
     # ------------------------------------------------------------------ issues
 
-    def issue_json(self, issue_id: int, *, detail: bool = False) -> dict[str, Any]:
+    def issue_json(self, issue_id: int, *, detail: bool = False, put_answer: bool = False) -> dict[str, Any]:
+        if self.release.ninja:
+            return self._ninja_issue_json(issue_id, detail=detail or put_answer, put_answer=put_answer)
         r = self.issues[issue_id]
         spec = r.spec
         metadata, culprit = self._metadata_and_culprit(spec)
@@ -162,6 +205,31 @@ class GlitchTipState:
 
     def _user_count(self, r: IssueRecord) -> int:
         return len({ev.user_id for ev in r.events if ev.user_id})
+
+    def _ninja_issue_json(self, issue_id: int, *, detail: bool, put_answer: bool) -> dict[str, Any]:
+        r = self.issues[issue_id]
+        spec, rel = r.spec, self.release
+        metadata, culprit = self._metadata_and_culprit(spec)
+        permalink = f"{self.base_url}/{spec.project}/issues/{spec.id}" if rel.real_permalink else "Not implemented"
+        body: dict[str, Any] = {
+            "id": str(spec.id), "count": str(len(r.events)), "type": "default" if spec.is_message else "error",
+            "level": spec.level, "status": r.status, "project": self.project_ref(spec.project),
+            "shortId": "" if rel.short_id == "empty" else r.short_id, "numComments": len(r.comments),
+            "stats": {"24h": []}, "shareId": None, "logger": None, "permalink": permalink, "statusDetails": {},
+            "subscriptionDetails": None, "userCount": self._user_count(r),
+            "matchingEventId": None, "title": spec.title, "metadata": metadata, "culprit": culprit,
+            "firstSeen": fmt_time(r.events[0].at), "lastSeen": fmt_time(r.events[-1].at),
+        }
+        if detail:
+            body["userReportCount"] = 0
+        if put_answer:  # the PUT answer is not the GET shape: snake_case (4.2.1) or half of it (5.1)
+            snake = {"shareId": "share_id", "statusDetails": "status_details", "userCount": "user_count",
+                     "subscriptionDetails": "subscription_details", "matchingEventId": "matching_event_id"}
+            if rel.put_answer == "snake":
+                snake.update(shortId="short_id", numComments="num_comments", firstSeen="first_seen",
+                             lastSeen="last_seen", userReportCount="user_report_count")
+            body = {snake.get(k, k): v for k, v in body.items()}
+        return body
 
     def _metadata_and_culprit(self, spec: IssueSpec) -> tuple[dict[str, Any], str]:
         if spec.is_message:
@@ -191,12 +259,14 @@ class GlitchTipState:
                 continue
             if all(self._matches(r, token) for token in tokens):
                 matches.append(issue_id)
-        if sort == "freq":
-            matches.sort(key=lambda i: (len(self.issues[i].events), self.issues[i].events[-1].at), reverse=True)
-        elif sort == "new":
-            matches.sort(key=lambda i: self.issues[i].events[0].at, reverse=True)
-        else:
-            matches.sort(key=lambda i: self.issues[i].events[-1].at, reverse=(sort != "lastSeen"))
+        attribute, descending = self.release.sort_key(sort) or ("last_seen", True)
+        keys = {
+            "count": lambda i: (len(self.issues[i].events), self.issues[i].events[-1].at),
+            "first_seen": lambda i: self.issues[i].events[0].at,
+            "last_seen": lambda i: self.issues[i].events[-1].at,
+            "priority": lambda i: (_LEVEL_RANK.get(self.issues[i].spec.level, 0), len(self.issues[i].events)),
+        }
+        matches.sort(key=keys[attribute], reverse=descending)
         return matches
 
     def _matches(self, r: IssueRecord, token: str) -> bool:
@@ -237,6 +307,25 @@ class GlitchTipState:
             return one(key) if key in r.tag_values else None
         return [one(k) for k in r.tag_values]
 
+    def issues_stats_json(self, issue_ids: list[int], period: str) -> list[dict[str, Any]]:
+        """5.1's `issues-stats`: per issue its count, users, first/last seen and events per hour (or day)."""
+        step = timedelta(days=1) if period.endswith("d") else timedelta(hours=1)
+        span = timedelta(days=int(period[:-1])) if period.endswith("d") else timedelta(hours=int(period[:-1]))
+        start = self.now - span
+        out = []
+        for i in issue_ids:
+            r = self.issues[i]
+            buckets: Counter = Counter()
+            for ev in r.events:
+                if start <= ev.at <= self.now:
+                    buckets[int(_floor(ev.at, step).timestamp())] += 1
+            out.append({
+                "id": str(i), "count": str(len(r.events)), "userCount": len({e.user_id for e in r.events if e.user_id}),
+                "firstSeen": fmt_time(r.events[0].at), "lastSeen": fmt_time(r.events[-1].at), "isUnhandled": False,
+                "stats": {"24h": None, "14d": None} | {period: [[t, n] for t, n in sorted(buckets.items())]},
+            })
+        return out
+
     # ------------------------------------------------------------------ events
 
     def event_json(self, issue_id: int, index: int, *, detail: bool = False) -> dict[str, Any]:
@@ -271,7 +360,35 @@ class GlitchTipState:
                 "previousEventID": r.events[index - 1].id if index > 0 else None,
                 "release": self._release(spec),
             })
+        if self.release.ninja:
+            return self._ninja_event(body, detail=detail)
         return body
+
+    def _ninja_event(self, body: dict[str, Any], *, detail: bool) -> dict[str, Any]:
+        """Since 4.2.1: lists in snake_case, the single event camelCase with `groupID`; no `issue`/`release`."""
+        rel = self.release
+        project_id = int(seed.PROJECT_BY_SLUG[self.issues[body["issue"]].spec.project]["id"])
+        out: dict[str, Any] = {"platform": body["platform"]}
+        if rel.org_access:
+            out["errors"] = None
+        out["id"] = body["id"]
+        if detail:
+            out.update(eventID=body["eventID"], projectID=project_id, groupID=str(body["issue"]),
+                       dateCreated=body["dateCreated"], dateReceived=body["dateReceived"])
+        else:
+            out.update(event_id=body["eventID"], project_id=project_id, group_id=str(body["issue"]),
+                       date_created=body["dateCreated"], date_received=body["dateReceived"])
+        out["dist"] = None
+        for key in ("culprit", "packages", "type", "message", "metadata", "tags", "entries", "contexts", "context"):
+            out[key] = body[key]
+        user = body["user"]  # Ninja's event user is only {id, email}
+        out["user"] = {"id": user["id"], "email": user["email"]} if user else rel.event_user_empty
+        if rel.sdk_in_events:
+            out["sdk"] = body["sdk"]
+        out["title"] = body["title"]
+        if detail:
+            out.update(userReport=None, nextEventID=body["nextEventID"], previousEventID=body["previousEventID"])
+        return out
 
     def _exception_json(self, type_: str, value: str, frames: tuple[FrameSpec, ...], platform: str) -> dict[str, Any]:
         out: dict[str, Any] = {"type": type_, "value": value}
@@ -343,7 +460,7 @@ class GlitchTipState:
     def _add_comment(self, r: IssueRecord, text: str, at: datetime) -> dict[str, Any]:
         self._comment_ids += 1
         comment = {"id": self._comment_ids, "data": {"text": text}, "type": "note", "dateCreated": fmt_time(at),
-                   "user": self.user_json()}
+                   "user": self.comment_user_json()}
         r.comments.append(comment)
         return comment
 

@@ -171,10 +171,10 @@ class ScaledState(GlitchTipState):
 
     scale: Scale = Scale.proportional(len(seed.ISSUES))
 
-    def __init__(self, now: datetime | None = None, token: str = "", scale: Scale | None = None) -> None:
-        self.scale = scale or self.scale  # Sandbox.reset() calls __init__(now, token): keep the size
+    def __init__(self, now: datetime | None = None, token: str = "", release=None, scale: Scale | None = None) -> None:
+        self.scale = scale or self.scale  # Sandbox.reset() calls __init__(now, token, release): keep the size
         self._search_cache: dict[Any, list[int]] = {}
-        super().__init__(now, token)
+        super().__init__(now, token, release)
         specs = scaled_specs(self.scale)
         times = scaled_times(self.scale, specs, self.now)
         counters: Counter = Counter()
@@ -232,6 +232,29 @@ class ScaledState(GlitchTipState):
         counts = np.bincount((times - _micros(first)) // step_us, minlength=len(intervals))[:len(intervals)]
         return intervals, [int(c) or None for c in counts]
 
+    def issues_stats_json(self, issue_ids: list[int], period: str) -> list[dict[str, Any]]:
+        """5.1's `issues-stats` as the base answers it, bucketed with numpy for compactly held issues."""
+        plain = [i for i in issue_ids if not isinstance(self.issues[i].events, CompactEvents)]
+        rendered = {int(b["id"]): b for b in super().issues_stats_json(plain, period)} if plain else {}
+        step = timedelta(days=1) if period.endswith("d") else timedelta(hours=1)
+        span = timedelta(days=int(period[:-1])) if period.endswith("d") else timedelta(hours=int(period[:-1]))
+        start, step_us = self.now - span, int(step.total_seconds() * 1e6)
+        for i in issue_ids:
+            r = self.issues[i]
+            if i in rendered:
+                continue
+            times = r.events.times
+            inside = times[(times >= _micros(start)) & (times <= _micros(self.now))]
+            starts, counts = np.unique((inside // step_us) * step_us, return_counts=True)
+            rendered[i] = {
+                "id": str(i), "count": str(len(r.events)), "userCount": 0,
+                "firstSeen": seed.fmt_time(r.events[0].at), "lastSeen": seed.fmt_time(r.events[-1].at),
+                "isUnhandled": False,
+                "stats": {"24h": None, "14d": None} | {period: [[int(t // 1_000_000), int(n)]
+                                                              for t, n in zip(starts, counts)]},
+            }
+        return [rendered[i] for i in issue_ids]
+
     # ---------------------------------------------------------------- the clock
 
     def set_visible_until(self, moment: datetime | None) -> dict[str, int]:
@@ -281,10 +304,10 @@ def build_scale_router(state: GlitchTipState) -> APIRouter:
     return router
 
 
-def scaled_sandbox(scale: Scale, *, latency_ms: float = 0.0, now: datetime | None = None):
+def scaled_sandbox(scale: Scale, *, latency_ms: float = 0.0, now: datetime | None = None, release: str | None = None):
     """A `Sandbox` whose GlitchTip holds `scale` issues, answering after `latency_ms`."""
     from .app import Sandbox
 
-    sandbox = Sandbox(now=now, latency_ms=latency_ms)
-    sandbox.glitchtip = ScaledState(sandbox.now, sandbox.token, scale)
+    sandbox = Sandbox(now=now, latency_ms=latency_ms, glitchtip_release=release)
+    sandbox.glitchtip = ScaledState(sandbox.now, sandbox.token, sandbox.glitchtip_release, scale=scale)
     return sandbox

@@ -73,8 +73,9 @@ class SandboxServer(LoopbackServer):
     health_path = "/_sandbox/info"
 
     def __init__(self, sandbox: Sandbox | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 keep_alive: float = 5.0, codebase_dir: Path | None = None, build_codebase: bool = True) -> None:
-        self.sandbox = sandbox or Sandbox()
+                 keep_alive: float = 5.0, codebase_dir: Path | None = None, build_codebase: bool = True,
+                 glitchtip_release: str | None = None) -> None:
+        self.sandbox = sandbox or Sandbox(glitchtip_release=glitchtip_release)
         if build_codebase and self.sandbox.codebase is None:
             target = codebase_dir or Path(tempfile.mkdtemp(prefix="triage-sample-")) / "booking"
             self.sandbox.codebase = build_sample_repo(target, now=self.sandbox.glitchtip.now)
