@@ -192,8 +192,9 @@ def build_and_send(day: date | None, hours: int, send: bool, dry_run: bool | Non
     s = load_settings()
     dry = s.triage_dry_run if dry_run is None else dry_run
     window = window_for(day, hours, datetime.now(timezone.utc), period)
-    window = since_previous_report(window, previous_report_at(s.triage_database_url), period, day)
     with glitchtip_from_settings(s) as gt:  # GlitchTip down: the run fails here, before anything is written
+        if not gt.supports_issues_stats:  # 5.1 counts the rolling 24 h itself; elsewhere start at the last count
+            window = since_previous_report(window, previous_report_at(s.triage_database_url), period, day)
         collected = collect_counts(gt, s.triage_database_url, window,
                                    min(window.start, window.end - timedelta(days=LOOKBACK_DAYS)), event_budget,
                                    snapshot=period == "daily")

@@ -26,11 +26,13 @@ from .metrics_counts import (
     EVENTS_PER_PAGE,
     CountPlan,
     combine,
+    count_from_stats,
     counted_frame,
     estimate_notes,
     mix_from_events,
     mix_from_tags,
     plan_counts,
+    stats_period_for,
 )
 
 PASS = "metrics"
@@ -78,8 +80,14 @@ def collect(gt: GlitchTip, database_url: str, window: Window, lookback_start: da
         since = lookback_start
     else:
         active = [s for s in seen.values() if s.last_seen >= window.start]
-        plan = plan_counts(active, window, event_budget=event_budget)
+        period = stats_period_for(window, utcnow()) if gt.supports_issues_stats else None
+        plan = plan_counts(active, window, stats_period=period, event_budget=event_budget)
         since = window.start
+        if plan.read_stats:  # up to 100 issues a call
+            stats = gt.issues_stats(plan.read_stats, period)
+            for issue_id in plan.read_stats:
+                plan.counts[issue_id] = count_from_stats(stats.get(issue_id), period, window)
+            say("issue stats", len(plan.read_stats), len(plan.read_stats))
     rows: list[dict[str, Any]] = []
     mixes: dict[str, dict] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -40,18 +40,39 @@ class CountPlan:
         return [i for i, s in self.source.items() if s == name]
 
 
-def plan_counts(active: Iterable[IssueState], window: Window, *, stats_available: bool = False,
+def stats_period_for(window: Window, now: datetime) -> str | None:
+    """The issues-stats period that counts this window exactly, if any: the server's own last 24 hours
+    for the rolling daily window, or the daily buckets of its last 14 days for whole UTC days."""
+    if window.end - window.start == timedelta(hours=24) and abs(now - window.end) <= timedelta(minutes=5):
+        return "24h"
+    midnight = window.start == window.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    whole_days = (window.end - window.start) % timedelta(days=1) == timedelta(0)
+    oldest_whole_day = (now - timedelta(days=14)).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    if midnight and whole_days and window.start >= oldest_whole_day and window.end <= now + timedelta(minutes=5):
+        return "14d"
+    return None
+
+
+def count_from_stats(stats, period: str, window: Window) -> int:
+    """An issue's window count from its issues-stats buckets (absent: no events)."""
+    if stats is None:
+        return 0
+    if period == "24h":
+        return stats.events_in("24h")
+    return sum(n for start, n in stats.buckets(period) if window.start <= start < window.end)
+
+
+def plan_counts(active: Iterable[IssueState], window: Window, *, stats_period: str | None = None,
                 event_budget: int = 200, events_since: datetime | None = None) -> CountPlan:
     """Decide, for each issue last seen since the window's start, where its count comes from.
 
+    `stats_period`: the issues-stats period that counts this window exactly (None: the server has none).
     `event_budget` is how many event pages may be read; issues needing the fewest pages get them first.
     `events_since` (default: the window's start) is how far back events would be read.
     """
     plan = CountPlan()
     active = list(active)
     since = events_since or window.start
-    whole_hours = window.start.minute == window.start.second == window.start.microsecond == 0 and \
-        (window.end - window.start) % timedelta(hours=1) == timedelta(0)
     undecided: list[IssueState] = []
     for s in active:
         ends_inside = s.last_seen < window.end
@@ -61,7 +82,7 @@ def plan_counts(active: Iterable[IssueState], window: Window, *, stats_available
             plan.counts[s.issue_id], plan.source[s.issue_id] = s.count - s.report_count, "delta"
             if window.start - s.report_last_seen >= QUIET_BEFORE_REGRESSION:
                 plan.back_after_quiet.add(s.issue_id)
-        elif stats_available and whole_hours:
+        elif stats_period is not None:
             plan.source[s.issue_id] = "stats"
             plan.read_stats.append(s.issue_id)
         else:

@@ -76,3 +76,24 @@ def test_counted_frame_has_one_row_per_event_over_the_mix():
     assert len(frame) == 7
     assert frame.groupby("component", observed=True).size().to_dict() == {"cache": 2, "database": 5}
     assert (frame["at"] == WINDOW.start).all()
+
+
+NOW = END + timedelta(hours=7)
+
+
+@pytest.mark.parametrize("window, now, period", [
+    (Window(NOW - timedelta(hours=24), NOW, NOW.date()), NOW, "24h"),
+    (WINDOW, NOW, "14d"),  # yesterday, a whole UTC day
+    (Window(WINDOW.start - timedelta(days=20), WINDOW.end - timedelta(days=20), WINDOW.day), NOW, None),  # too old
+    (Window(NOW - timedelta(hours=30), NOW - timedelta(hours=6), NOW.date()), NOW, None),  # neither
+])
+def test_which_issue_stats_period_counts_a_window_exactly(window, now, period):
+    from tasks.metrics_counts import stats_period_for
+
+    assert stats_period_for(window, now) == period
+
+
+def test_with_issue_stats_known_issues_are_counted_from_them_not_their_events():
+    s = state("3", END - timedelta(days=9), END - H, 90)
+    plan = plan_counts([s], WINDOW, stats_period="14d")
+    assert plan.source == {"3": "stats"} and plan.read_stats == ["3"] and plan.read_events == []
