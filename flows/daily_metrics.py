@@ -20,6 +20,7 @@ from tasks.metrics_store import delivered, load_history, mark_delivery, previous
 from tasks.retry import transient_only
 from tasks.similarity import issue_link
 from triageflow.audit import acting_as, audited
+from triageflow.progress import report
 from triageflow.clients.glitchtip import GlitchTip, glitchtip_from_settings
 from triageflow.clients.slack import slack_from_settings
 from triageflow.clients.telegram import telegram_from_settings
@@ -72,6 +73,7 @@ def collect_counts(gt: GlitchTip, database_url: str, window: Window, since: date
     last_logged: dict[str, int] = {}
 
     def progress(what: str, done: int, total: int) -> None:
+        report(what, done, total)
         if done == total or done - last_logged.get(what, 0) >= 500:
             last_logged[what] = done
             logger.info("%s: %d%s", what, done, f" of {total}" if total else "")

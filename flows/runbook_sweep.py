@@ -24,6 +24,7 @@ from tasks.runbook_links import (
 )
 from tasks.runbooks import IssueFacts, RunbookMatcher, runbook_link
 from triageflow.audit import acting_as
+from triageflow.progress import report
 from triageflow.clients.glitchtip import GlitchTip, glitchtip_from_settings
 from triageflow.scrub import scrub
 from triageflow.settings import load_settings
@@ -54,7 +55,8 @@ def list_changed_issues(gt: GlitchTip, query: str, database_url: str, full: bool
     """Issues changed since the last sweep of `query` (all of them with `full`), minus those the last sweep
     already considered at the same last-seen (the few the overlap reads again)."""
     mark = None if full else load_mark(database_url, sweep_pass(query))
-    changed = read_changed(gt, query, mark.high_water if mark else None)
+    changed = read_changed(gt, query, mark.high_water if mark else None,
+                           progress=lambda n: report("issues changed since the last sweep", n))
     remember(database_url, changed.issues)
     known = states(database_url, ids=[i.id for i in changed.issues])
     fresh = [i for i in changed.issues
@@ -116,6 +118,7 @@ def runbook_sweep(query: str = "is:unresolved", dry_run: bool | None = None, ful
                 outcome = link_runbook(gt, matcher, issue, decision.runbook_id, dry_run=dry,
                                        database_url=s.triage_database_url, base_url=s.runbooks_base_url)
             rows.append(SweepRow(issue.id, scrub(issue.title), decision.runbook_id, outcome))
+            report("issues matched against the runbooks", n, len(fresh))
             if n % 500 == 0:
                 logger.info("runbook sweep: %d of %d considered", n, len(fresh))
     if not dry:  # a dry run changes nothing: the next real sweep considers the same issues

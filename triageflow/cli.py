@@ -228,7 +228,9 @@ def metrics(
     except ValueError:
         err.print(f"--day must be YYYY-MM-DD, got {day!r}")
         raise typer.Exit(2) from None
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    from .progress import progress_bar
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), progress_bar(Console(stderr=True)):
         try:
             if weekly:
                 result = weekly_metrics(week_ending=parsed, send=not no_send, dry_run=True if dry_run else None,
@@ -338,7 +340,10 @@ def runbooks_sweep(
     """Run the runbook_sweep flow now."""
     from flows.runbook_sweep import runbook_sweep
 
-    result = runbook_sweep(query=query, dry_run=dry_run or None, full=full)
+    from .progress import progress_bar
+
+    with progress_bar(Console(stderr=True)):
+        result = runbook_sweep(query=query, dry_run=dry_run or None, full=full)
     out.print(result["counts"])
 
 
