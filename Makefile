@@ -31,6 +31,7 @@ bench: install
 	$(BIN)/python bench/investigate.py
 	$(BIN)/python bench/metrics_aggregation.py
 	$(BIN)/python bench/webhook_latency.py
+	$(BIN)/python bench/cost_at_scale.py
 
 sandbox: install
 	$(BIN)/triage sandbox

@@ -81,9 +81,23 @@ def kinds(calls: list[dict]) -> str:
     return ", ".join(f"{k} {n}" for k, n in Counter(kind(c["path"]) for c in calls).most_common())
 
 
+class Rows(list):
+    """Rows printed as they come, so a long run shows its figures before it ends."""
+
+    def append(self, row: tuple) -> None:
+        super().append(row)
+        show([row])
+
+
+def show(rows: list[tuple]) -> None:
+    for issues, what, calls, seconds, target, detail in rows:
+        print(f"{issues:>7,}  {calls:>6}  {seconds:>8.2f}  {target:<22} {what}")
+        print(f"{'':>7}  {'':>6}  {'':>8}  {'':<22}   calls: {detail}", flush=True)
+
+
 def bench(issues: int, workdir: Path) -> list[tuple]:
     child = subprocess.Popen([sys.executable, __file__, "--serve", str(issues), str(workdir / f"code-{issues}")],
-                             stdout=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=open(Path(tempfile.gettempdir()) / f"triage-cost-sandbox-{issues}.log", "w"), text=True)
     try:
         info = json.loads(child.stdout.readline())
         remote = Remote(info["url"])
@@ -101,7 +115,7 @@ def bench(issues: int, workdir: Path) -> list[tuple]:
         reset_settings()
         upgrade(os.environ["TRIAGE_DATABASE_URL"])
         scale = info["scale"]
-        rows = []
+        rows = Rows()
 
         remote.clock(MIDNIGHT - timedelta(days=1))
         seconds, calls, _ = measured(remote, lambda: daily_metrics(day=(MIDNIGHT - timedelta(days=2)).date(), send=False))
@@ -143,14 +157,13 @@ def main(sizes: list[int]) -> None:
         workdir = Path(tmp)
         rows = []
         with prefect_server(workdir), temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            print(f"{'issues':>7}  {'calls':>6}  {'seconds':>8}  {'target':<22} what", flush=True)
             for issues in sizes:
                 rows += bench(issues, workdir)
-    print(f"\nscaled sandbox, {LATENCY_MS} ms per request, client rate limit {RATE_LIMIT}/s, "
+    print(f"\nsummary: scaled sandbox, {LATENCY_MS} ms per request, client rate limit {RATE_LIMIT}/s, "
           f"{os.environ.get('GLITCHTIP_MAX_IN_FLIGHT', '2')} requests in flight\n")
     print(f"{'issues':>7}  {'calls':>6}  {'seconds':>8}  {'target':<22} what")
-    for issues, what, calls, seconds, target, detail in rows:
-        print(f"{issues:>7,}  {calls:>6}  {seconds:>8.2f}  {target:<22} {what}")
-        print(f"{'':>7}  {'':>6}  {'':>8}  {'':<22}   calls: {detail}")
+    show(rows)
 
 
 if __name__ == "__main__":
