@@ -11,7 +11,7 @@ from prefect.tasks import exponential_backoff
 
 from models.payloads import Issue
 from tasks.glitchtip_actions import post_comment_once
-from tasks.issue_state import Changed, load_mark, read_changed, remember, save_mark, states, update_states
+from tasks.issue_state import Changed, known_since, load_mark, read_changed, remember, save_mark, states, update_states
 from tasks.retry import transient_only
 from tasks.runbook_links import (
     SweepDecision,
@@ -55,8 +55,9 @@ def list_changed_issues(gt: GlitchTip, query: str, database_url: str, full: bool
     """Issues changed since the last sweep of `query` (all of them with `full`), minus those the last sweep
     already considered at the same last-seen (the few the overlap reads again)."""
     mark = None if full else load_mark(database_url, sweep_pass(query))
-    changed = read_changed(gt, query, mark.high_water if mark else None,
-                           progress=lambda n: report("issues changed since the last sweep", n))
+    high = mark.high_water if mark else None
+    changed = read_changed(gt, query, high, progress=lambda n: report("issues changed since the last sweep", n),
+                           known=known_since(database_url, high))
     remember(database_url, changed.issues)
     known = states(database_url, ids=[i.id for i in changed.issues])
     fresh = [i for i in changed.issues

@@ -46,12 +46,20 @@ class Changed:
         return max((i.last_seen for i in self.issues), default=None)
 
 
+UNCHANGED_RUN = 20  # this many issues in a row below the mark, each as stored: the rest of the overlap is too
+
+
 def read_changed(gt: GlitchTip, query: str | None, mark: datetime | None, *, stop_before: datetime | None = None,
-                 max_pages: int | None = None, progress: Callable[[int], None] | None = None) -> Changed:
+                 max_pages: int | None = None, progress: Callable[[int], None] | None = None,
+                 known: dict[str, tuple[datetime, int]] | None = None) -> Changed:
     """Issues matching `query` last seen at or after `mark` (less OVERLAP) and `stop_before`, newest first.
 
-    Stops early only while the answer really is sorted newest first: otherwise it reads every page.
+    Inside the overlap, a run of issues that are exactly as stored (`known`: id -> last seen, count) ends
+    the read too: on a busy server hundreds of issues share the last few minutes. Stops early only while
+    the answer really is sorted newest first: otherwise it reads every page.
     """
+    known = known or {}
+    unchanged = 0
     cutoffs = [c for c in ((mark - OVERLAP) if mark else None, stop_before) if c is not None]
     cutoff = max(cutoffs) if cutoffs else None
     out = Changed(previous_mark=mark)
@@ -62,6 +70,10 @@ def read_changed(gt: GlitchTip, query: str | None, mark: datetime | None, *, sto
         previous = issue.last_seen
         if cutoff is not None and out.in_order and issue.last_seen < cutoff:
             return out
+        same = mark is not None and issue.last_seen <= mark and known.get(issue.id) == (issue.last_seen, issue.event_count)
+        unchanged = unchanged + 1 if same else 0
+        if unchanged >= UNCHANGED_RUN and out.in_order:
+            return out
         out.issues.append(issue)
         if progress and n % PAGE == 0:
             progress(n)
@@ -70,6 +82,13 @@ def read_changed(gt: GlitchTip, query: str | None, mark: datetime | None, *, sto
     if cutoff is not None and not out.in_order:
         out.issues = [i for i in out.issues if i.last_seen >= cutoff]
     return out
+
+
+def known_since(database_url: str, moment: datetime | None) -> dict[str, tuple[datetime, int]]:
+    """id -> (last seen, count) of the stored issues last seen since `moment` (the overlap of a pass)."""
+    if moment is None:
+        return {}
+    return {i: (s.last_seen, s.count) for i, s in states(database_url, seen_since=moment - OVERLAP).items()}
 
 
 def load_mark(database_url: str, name: str) -> PassMark | None:
@@ -161,8 +180,9 @@ def refresh(gt: GlitchTip, database_url: str, name: str, query: str | None = Non
             progress: Callable[[int], None] | None = None) -> Changed:
     """One incremental pass: read what changed since the pass `name` last looked, store it, move the mark."""
     mark = None if full else load_mark(database_url, name)
-    changed = read_changed(gt, query, mark.high_water if mark else None, stop_before=stop_before,
-                           max_pages=max_pages, progress=progress)
+    high = mark.high_water if mark else None
+    changed = read_changed(gt, query, high, stop_before=stop_before, max_pages=max_pages, progress=progress,
+                           known=known_since(database_url, high))
     remember(database_url, changed.issues)
     save_mark(database_url, name, changed)
     return changed

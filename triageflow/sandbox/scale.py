@@ -161,6 +161,9 @@ def scaled_times(scale: Scale, specs: list[IssueSpec], now: datetime) -> dict[in
             continue  # new today: nothing before
         k = int(rng.integers(1, 30))
         days_ago = rng.integers(1, scale.history_days, size=k)
+        if n < active:  # an old issue active today recurs: it fired on each of the three days before too
+            days_ago = np.concatenate([days_ago, [1, 2, 3]])
+            k += 3
         history = now_us - days_ago * day_us - rng.integers(edge_us, day_us - edge_us, size=k)
         out[spec.id] = np.sort(np.concatenate([history, out.get(spec.id, np.empty(0, dtype=np.int64))]))
     return out
