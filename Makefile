@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/suspects_eval.py
 	$(BIN)/python bench/alert_latency.py
 	$(BIN)/python bench/telemetry_ingest.py
+	$(BIN)/python bench/cost_at_scale.py
 
 sandbox: install
 	$(BIN)/triage sandbox

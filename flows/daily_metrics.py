@@ -15,7 +15,8 @@ from prefect.tasks import exponential_backoff
 from tasks.flow_health import WATCHED
 from tasks.artifacts import publish_markdown
 from tasks.chart import components_chart
-from tasks.metrics import Thresholds, aggregate, daily_counts, events_frame, window_for
+from tasks.metrics import Thresholds, Window, aggregate, daily_counts, window_for
+from tasks.metrics_collect import Collected, collect, previous_report_at
 from tasks.metrics_report import markdown, slack_blocks, telegram_html
 from tasks.metrics_store import delivered, load_history, mark_delivery, previous_statuses, save_report
 from tasks.retry import transient_only
@@ -23,6 +24,7 @@ from tasks.similarity import issue_link
 from triageflow.audit import acting_as, audited
 from triageflow.once import once as claim_once
 from triageflow.clients.errors import Unavailable
+from triageflow.progress import report
 from triageflow.clients.glitchtip import GlitchTip, glitchtip_from_settings
 from triageflow.clients.slack import slack_from_settings
 from triageflow.clients.telegram import telegram_from_settings
@@ -30,6 +32,8 @@ from triageflow.scrub import scrub
 from triageflow.settings import load_settings
 
 LOOKBACK_DAYS = 14
+ALIGN_WITHIN = timedelta(hours=1)
+EVENT_BUDGET = 200  # event pages a report may read when no cheaper exact source knows an issue's count
 
 
 class ReportNotDelivered(RuntimeError):
@@ -40,6 +44,7 @@ class ReportNotDelivered(RuntimeError):
       cache_policy=NO_CACHE)
 def collect_events(gt: GlitchTip, since: datetime) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Every event since `since` of every issue seen since then (events come newest first: stop at `since`).
+    The bot's /stats reads this way; the report does not (see `collect_counts`).
 
     The server ignores `age:` searches, so the window is cut here from lastSeen and event dates.
     """
@@ -61,6 +66,33 @@ def collect_events(gt: GlitchTip, since: datetime) -> tuple[list[dict[str, Any]]
                           "status": issue.status,
                           "component": max(set(components), key=components.count) if components else issue.project.slug}
     return rows, meta
+
+
+@task(name="collect-counts", retries=2, retry_delay_seconds=exponential_backoff(2), retry_condition_fn=transient_only,
+      cache_policy=NO_CACHE)
+def collect_counts(gt: GlitchTip, database_url: str, window: Window, since: datetime, event_budget: int,
+                   snapshot: bool) -> Collected:
+    """Issues changed since the last pass, then each active issue's count from its cheapest exact source."""
+    logger = get_run_logger()
+    last_logged: dict[str, int] = {}
+
+    def progress(what: str, done: int, total: int) -> None:
+        report(what, done, total)
+        if done == total or done - last_logged.get(what, 0) >= 500:
+            last_logged[what] = done
+            logger.info("%s: %d%s", what, done, f" of {total}" if total else "")
+
+    return collect(gt, database_url, window, since, event_budget=event_budget, snapshot=snapshot, progress=progress)
+
+
+def since_previous_report(window: Window, previous: datetime | None, period: str, day: date | None) -> Window:
+    """A rolling daily window starts where the previous report counted (when that was about a day ago),
+    so stored counts give exact deltas instead of a few seconds' overlap or gap."""
+    if period != "daily" or day is not None or previous is None:
+        return window
+    if abs(previous - window.start) > ALIGN_WITHIN or previous >= window.end:
+        return window
+    return Window(previous, window.end, window.day, window.period)
 
 
 def deliver_once(channel: str, parts: list[tuple[str, Callable[[dict[str, str]], str]]], *, period: str,
@@ -114,19 +146,24 @@ def send_slack(text: str, blocks: list, chart: bytes, **once) -> str:
     return deliver_once("slack", parts, detail={"blocks": len(blocks)}, **once)
 
 
-def build_report(frame, meta: dict, window, s, thresholds: Thresholds, period: str):
-    """The report against its history (earlier days never reported are rebuilt from the events)."""
+def build_report(collected: Collected, window, s, thresholds: Thresholds, period: str):
+    """The report against its history (on a first pass, earlier days never reported are rebuilt from the events)."""
+    frame, meta = collected.frame, collected.meta
     before = previous_statuses(s.triage_database_url)
     resolved = {i for i, m in meta.items() if m["status"] == "resolved" and before.get(i) == "unresolved"}
     reopened = {i for i, m in meta.items() if m["status"] == "unresolved" and before.get(i) == "resolved"}
-    backfill = daily_counts(frame, window.end, window.day, LOOKBACK_DAYS).to_dict("records") if period == "daily" else []
+    rebuild = period == "daily" and collected.backfilled
+    backfill = daily_counts(frame, window.end, window.day, LOOKBACK_DAYS).to_dict("records") if rebuild else []
     history = load_history(s.triage_database_url, period, window.day - timedelta(days=LOOKBACK_DAYS * 7))
+    # without a rebuild, the history is complete where the previous day was reported
+    complete = period == "daily" and (rebuild or any(window.previous.day in days for days in history.values()))
     for row in backfill:
         history.setdefault(row["component"], {}).setdefault(row["day"], row["error_count"])
     earlier = {c: {d: n for d, n in days.items() if d < window.day} for c, days in history.items()}
     report = aggregate(frame, meta, window, history=earlier, thresholds=thresholds, resolved_ids=resolved,
                        reopened_ids=reopened, link=lambda i: issue_link(s.glitchtip_url, s.glitchtip_org, i),
-                       history_is_complete=period == "daily")
+                       history_is_complete=complete, back_after_quiet=collected.plan.back_after_quiet)
+    report.notes += collected.notes
     if not before:
         report.notes.append("Resolved counts start with the next report (no earlier statuses to compare).")
     chart_counts = {c: dict(days) for c, days in earlier.items()}
@@ -168,14 +205,18 @@ def deliver_report(report, chart: bytes, s, *, dry: bool, force: bool) -> tuple[
 
 
 def build_and_send(day: date | None, hours: int, send: bool, dry_run: bool | None, force: bool, period: str,
-                   thresholds: Thresholds) -> dict:
+                   thresholds: Thresholds, event_budget: int = EVENT_BUDGET) -> dict:
     s = load_settings()
     dry = s.triage_dry_run if dry_run is None else dry_run
     window = window_for(day, hours, datetime.now(timezone.utc), period)
     with glitchtip_from_settings(s) as gt:  # GlitchTip down: the run fails here, before anything is written
-        rows, meta = collect_events(gt, min(window.start, window.end - timedelta(days=LOOKBACK_DAYS)))
-    report, backfill, chart_counts = build_report(events_frame(rows), meta, window, s, thresholds, period)
-    save_report(s.triage_database_url, report, backfill, {i: m["status"] for i, m in meta.items()})  # record first
+        if not gt.supports_issues_stats:  # 5.1 counts the rolling 24 h itself; elsewhere start at the last count
+            window = since_previous_report(window, previous_report_at(s.triage_database_url), period, day)
+        collected = collect_counts(gt, s.triage_database_url, window,
+                                   min(window.start, window.end - timedelta(days=LOOKBACK_DAYS)), event_budget,
+                                   snapshot=period == "daily")
+    report, backfill, chart_counts = build_report(collected, window, s, thresholds, period)
+    save_report(s.triage_database_url, report, backfill, {i: m["status"] for i, m in collected.meta.items()})
     chart = components_chart(chart_counts, window.day)
     text = markdown(report)
     publish_markdown(f"{period}-metrics", text, f"{period} error report {window.day}")
@@ -190,14 +231,17 @@ def build_and_send(day: date | None, hours: int, send: bool, dry_run: bool | Non
             "components": [asdict(c) for c in report.components], "top_issues": [asdict(i) for i in report.top_issues],
             "new_issues": [i.issue_id for i in report.new_issues], "regressed": [i.issue_id for i in report.regressed],
             "resolved": report.resolved, "quiet": report.quiet, "delivery": outcomes, "markdown": text,
-            "telegram_html": telegram_html(report), "dry_run": dry}
+            "telegram_html": telegram_html(report), "dry_run": dry, "notes": report.notes,
+            "sources": {src: len(collected.plan.by_source(src)) for src in ("new", "delta", "stats", "events", "estimate")}}
 
 
 @flow(name="daily-metrics", log_prints=True, **WATCHED)
 def daily_metrics(day: date | None = None, hours: int = 24, send: bool = True, dry_run: bool | None = None,
-                  force: bool = False, p1_events: int = 50, p2_events: int = 10, rise_factor: float = 2.0) -> dict:
+                  force: bool = False, p1_events: int = 50, p2_events: int = 10, rise_factor: float = 2.0,
+                  event_budget: int = EVENT_BUDGET) -> dict:
     """The last `hours` (or the given UTC day) by component, service and level, against history; sent once."""
-    return build_and_send(day, hours, send, dry_run, force, "daily", Thresholds(p1_events, p2_events, rise_factor))
+    return build_and_send(day, hours, send, dry_run, force, "daily", Thresholds(p1_events, p2_events, rise_factor),
+                          event_budget)
 
 
 @flow(name="weekly-metrics", log_prints=True, **WATCHED)

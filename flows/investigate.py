@@ -37,7 +37,8 @@ from tasks.glitchtip_actions import comment_marker, post_comment_once
 from tasks.investigation_report import render
 from tasks.retry import transient_only
 from tasks.runbooks import IssueFacts, RunbookMatcher, runbook_link
-from tasks.similarity import issue_link, most_similar
+from tasks.similar_index import refresh_index, similar_from_index
+from tasks.similarity import issue_link
 from tasks.suspect_search import find_suspects
 from tasks.suspects import event_release, suspect_note
 from tasks.stacktrace import StackFrame, frames_from_event, in_app_frames, stack_excerpt
@@ -124,14 +125,10 @@ def find_similar_issues(issue: Issue) -> list[SimilarReport]:
     """Resolved and ignored issues close to this one, with what was done about them."""
     s = load_settings()
     with glitchtip_from_settings(s) as gt:
-        pool = list(gt.issues("is:resolved")) + list(gt.issues("is:ignored"))
-        reports = []
-        for other, score in most_similar(issue, pool):
-            notes = [c.text for c in gt.comments(other.id) if "<!-- triageflow:" not in c.text]
-            reports.append(SimilarReport(issue_id=other.id, title=other.title, status=other.status, score=score,
-                                         link=issue_link(s.glitchtip_url, s.glitchtip_org, other.id),
-                                         resolution=notes))
-    return reports
+        refresh_index(gt, s.triage_database_url)
+        return [SimilarReport(issue_id=other.id, title=other.title, status=other.status, score=score,
+                              link=issue_link(s.glitchtip_url, s.glitchtip_org, other.id), resolution=notes)
+                for other, score, notes in similar_from_index(gt, s.triage_database_url, issue)]
 
 
 def match_runbook(issue: Issue, frames: list[StackFrame], runbooks_dir, base_url: str | None) -> RunbookReport | None:

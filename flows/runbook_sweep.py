@@ -12,6 +12,7 @@ from prefect.tasks import exponential_backoff
 from models.payloads import Issue
 from tasks.flow_health import WATCHED, note_summary
 from tasks.glitchtip_actions import post_comment_once
+from tasks.issue_state import Changed, known_since, load_mark, read_changed, remember, save_mark, states, update_states
 from tasks.retry import transient_only
 from tasks.runbook_links import (
     SweepDecision,
@@ -24,6 +25,7 @@ from tasks.runbook_links import (
 )
 from tasks.runbooks import IssueFacts, RunbookMatcher, runbook_link
 from triageflow.audit import acting_as
+from triageflow.progress import report
 from triageflow.clients.glitchtip import GlitchTip, glitchtip_from_settings
 from triageflow.scrub import scrub
 from triageflow.settings import load_settings
@@ -48,10 +50,24 @@ def load_runbooks_and_index(runbooks_dir: str, database_url: str) -> tuple[Runbo
     return matcher, [str(e) for e in errors]
 
 
-@task(name="list-issues", retries=2, retry_delay_seconds=exponential_backoff(2), retry_condition_fn=transient_only,
-      cache_policy=NO_CACHE)
-def list_issues(gt: GlitchTip, query: str) -> list[Issue]:
-    return list(gt.issues(query))
+@task(name="list-changed-issues", retries=2, retry_delay_seconds=exponential_backoff(2),
+      retry_condition_fn=transient_only, cache_policy=NO_CACHE)
+def list_changed_issues(gt: GlitchTip, query: str, database_url: str, full: bool) -> tuple[Changed, list[Issue]]:
+    """Issues changed since the last sweep of `query` (all of them with `full`), minus those the last sweep
+    already considered at the same last-seen (the few the overlap reads again)."""
+    mark = None if full else load_mark(database_url, sweep_pass(query))
+    high = mark.high_water if mark else None
+    changed = read_changed(gt, query, high, progress=lambda n: report("issues changed since the last sweep", n),
+                           known=known_since(database_url, high))
+    remember(database_url, changed.issues)
+    known = states(database_url, ids=[i.id for i in changed.issues])
+    fresh = [i for i in changed.issues
+             if full or known.get(i.id) is None or known[i.id].swept_last_seen != i.last_seen]
+    return changed, fresh
+
+
+def sweep_pass(query: str) -> str:
+    return f"runbook-sweep:{query}"
 
 
 @task(name="link-runbook", retries=2, retry_delay_seconds=exponential_backoff(2), retry_condition_fn=transient_only,
@@ -71,7 +87,7 @@ def link_runbook(gt: GlitchTip, matcher: RunbookMatcher, issue: Issue, runbook_i
 def summarize(rows: list[SweepRow]) -> dict[str, int]:
     outcomes = [r.outcome for r in rows]
     return {
-        "scanned": len(rows),
+        "scanned": len(rows),  # new or changed since the last sweep
         "matched": sum(1 for r in rows if r.runbook),
         "linked": outcomes.count("linked") + outcomes.count("would link (dry-run)"),
         "skipped_already_linked": outcomes.count("already linked"),
@@ -82,8 +98,9 @@ def summarize(rows: list[SweepRow]) -> dict[str, int]:
 
 
 @flow(name="runbook-sweep", log_prints=True, **WATCHED)
-def runbook_sweep(query: str = "is:unresolved", dry_run: bool | None = None) -> dict:
-    """List issues, match each against the runbooks, and link each match not linked before."""
+def runbook_sweep(query: str = "is:unresolved", dry_run: bool | None = None, full: bool = False) -> dict:
+    """Match the issues new or changed since the last sweep (every issue with `full`) against the runbooks,
+    and link each match not linked before."""
     s = load_settings()
     dry = s.triage_dry_run if dry_run is None else dry_run
     logger = get_run_logger()
@@ -93,13 +110,22 @@ def runbook_sweep(query: str = "is:unresolved", dry_run: bool | None = None) -> 
     unlinked = unlinked_issue_ids(s.triage_database_url)
     rows: list[SweepRow] = []
     with glitchtip_from_settings(s, dry_run=dry) as gt, acting_as("flow:runbook-sweep"):
-        for issue in list_issues(gt, query):
+        changed, fresh = list_changed_issues(gt, query, s.triage_database_url, full)
+        logger.info("runbook sweep: %d issues changed since the last sweep, %d to consider%s", len(changed.issues),
+                    len(fresh), " (full rescan)" if full else "")
+        for n, issue in enumerate(fresh, 1):
             decision: SweepDecision = decide(issue, matcher.match(IssueFacts.from_issue(issue)), unlinked)
             outcome = decision.reason
             if decision.action == "link":
                 outcome = link_runbook(gt, matcher, issue, decision.runbook_id, dry_run=dry,
                                        database_url=s.triage_database_url, base_url=s.runbooks_base_url)
             rows.append(SweepRow(issue.id, scrub(issue.title), decision.runbook_id, outcome))
+            report("issues matched against the runbooks", n, len(fresh))
+            if n % 500 == 0:
+                logger.info("runbook sweep: %d of %d considered", n, len(fresh))
+    if not dry:  # a dry run changes nothing: the next real sweep considers the same issues
+        update_states(s.triage_database_url, {i.id: {"swept_last_seen": i.last_seen} for i in fresh})
+        save_mark(s.triage_database_url, sweep_pass(query), changed)  # after linking: a crash re-reads them
     counts = summarize(rows)
     create_table_artifact(key="runbook-sweep", table=[asdict(r) for r in rows],
                           description=f"runbook sweep of {query!r}" + (" (dry-run)" if dry else ""))

@@ -126,10 +126,12 @@ def _priority(events: int, fatal: int, t: Thresholds) -> str:
 def aggregate(frame: pd.DataFrame, issues: dict[str, dict[str, Any]], window: Window, *,
               history: dict[str, dict[date, int]], thresholds: Thresholds = Thresholds(),
               resolved_ids: set[str] = frozenset(), reopened_ids: set[str] = frozenset(),
-              link=lambda issue_id: issue_id, history_is_complete: bool = False) -> DayReport:
+              link=lambda issue_id: issue_id, history_is_complete: bool = False,
+              back_after_quiet: set[str] = frozenset()) -> DayReport:
     """The report for `window`. `issues` maps issue id → {title, level, first_seen, status}; `history` maps
     component → {day: events} of earlier reports (the previous day and the week before). With
-    `history_is_complete`, a day missing from it had no events (it was rebuilt from the events)."""
+    `history_is_complete`, a day missing from it had no events (it was rebuilt from the events).
+    `back_after_quiet`: issues known (from stored state) to have been quiet for 3 days before the window."""
     unit = frame["at"].dt.unit
     at = frame["at"].array.asi8  # integers in the column's own unit: no per-row Timestamp objects
     lo, hi = _epoch(window.start, unit), _epoch(window.end, unit)
@@ -163,7 +165,7 @@ def aggregate(frame: pd.DataFrame, issues: dict[str, dict[str, Any]], window: Wi
             last_before.index = last_before.index.astype(str)
             gap = (first_in - last_before.reindex(first_in.index)).dropna()
             quiet_then_back = {str(i) for i in gap[gap >= pd.Timedelta(days=3)].index}
-    regressed_ids = (quiet_then_back | (set(reopened_ids) & set(per_issue.index))) - new_ids
+    regressed_ids = (quiet_then_back | ((set(reopened_ids) | set(back_after_quiet)) & set(per_issue.index))) - new_ids
 
     comp_events = pair_counts.sum(axis=1)
     comp_issues = (pair_counts > 0).sum(axis=1)

@@ -46,3 +46,33 @@ def most_similar(issue: Issue, others: list[Issue], limit: int = 5, threshold: f
 def issue_link(base_url: str, org: str, issue_id: str) -> str:
     """The GlitchTip web page of an issue (the form its webhooks link to)."""
     return f"{base_url.rstrip('/')}/{org}/issues/{issue_id}"
+
+
+# --------------------------------------------------------------------------- the local index
+
+INDEX_PASS = "similarity-index"
+INDEX_PAGES = 3  # an investigation reads at most this many pages of changed issues
+CANDIDATE_STATUSES = ("resolved", "ignored")
+
+
+@dataclass(frozen=True)
+class IndexedIssue:
+    """A stored issue as `similarity` reads it (the same attribute names as `Issue`)."""
+
+    id: str
+    title: str
+    culprit: str
+    exception_type: str
+    exception_value: str
+    status: str
+    resolution: tuple[str, ...] | None
+
+
+def indexed(states) -> list[IndexedIssue]:
+    return [IndexedIssue(s.issue_id, s.title, s.culprit, s.exception_type, s.exception_value, s.status,
+                         tuple(s.resolution) if s.resolution is not None else None) for s in states]
+
+
+def resolution_notes(comments) -> list[str]:
+    """What people wrote on an issue, without triageflow's own comments, newest first."""
+    return [c.text for c in comments if "<!-- triageflow:" not in c.text]

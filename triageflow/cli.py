@@ -247,7 +247,9 @@ def metrics(
     except ValueError:
         err.print(f"--day must be YYYY-MM-DD, got {day!r}")
         raise typer.Exit(2) from None
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    from .progress import progress_bar
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), progress_bar(Console(stderr=True)):
         try:
             if weekly:
                 result = weekly_metrics(week_ending=parsed, send=not no_send, dry_run=True if dry_run else None,
@@ -352,11 +354,15 @@ def runbooks_unlink(
 def runbooks_sweep(
     query: str = typer.Option("is:unresolved", "--query", "-q"),
     dry_run: bool = typer.Option(False, "--dry-run"),
+    full: bool = typer.Option(False, "--full", help="reconsider every issue, not only those changed since the last sweep"),
 ) -> None:
     """Run the runbook_sweep flow now."""
     from flows.runbook_sweep import runbook_sweep
 
-    result = runbook_sweep(query=query, dry_run=dry_run or None)
+    from .progress import progress_bar
+
+    with progress_bar(Console(stderr=True)):
+        result = runbook_sweep(query=query, dry_run=dry_run or None, full=full)
     out.print(result["counts"])
 
 
@@ -396,15 +402,26 @@ def sandbox(
     port: int = typer.Option(8765, help="loopback port to listen on (0: any free port)"),
     codebase_dir: Path = typer.Option(Path(".triageflow/sandbox/booking"), help="where to build the sample checkout"),
     glitchtip: str = typer.Option("5.1", "--glitchtip", help="the GlitchTip release to answer as: 2024, 4.2.1 or 5.1"),
+    issues: int = typer.Option(0, min=0, help="seed this many issues (0: the 37 hand-written ones)"),
+    events_per_day: int = typer.Option(0, min=0, help="events in the last 24 h over the active issues (with --issues)"),
+    latency_ms: float = typer.Option(0.0, min=0, help="added to every API answer, like a real server's"),
 ) -> None:
     """Serve the loopback sandbox (GlitchTip API with seeded data) until Ctrl-C."""
     from .sandbox import SandboxServer
+    from .sandbox.app import Sandbox
     from .sandbox.glitchtip_releases import RELEASES
+    from .sandbox.scale import Scale, scaled_sandbox
 
     if glitchtip not in RELEASES:
         err.print(f"[red]error:[/red] --glitchtip must be one of {', '.join(RELEASES)}, got {glitchtip!r}")
         raise typer.Exit(2)
-    server = SandboxServer(port=port, codebase_dir=codebase_dir.resolve(), glitchtip_release=glitchtip)
+    if issues:
+        with out.status(f"seeding {issues:,} issues…"):
+            box = scaled_sandbox(Scale.proportional(issues, events_per_day or None), latency_ms=latency_ms,
+                                 release=glitchtip)
+    else:
+        box = Sandbox(latency_ms=latency_ms, glitchtip_release=glitchtip)
+    server = SandboxServer(box, port=port, codebase_dir=codebase_dir.resolve())
     out.print(f"sandbox (GlitchTip {glitchtip}) listening on {server.url} — point triageflow at it with:\n")
     for key, value in sandbox_env(server).items():
         out.print(f"  export {key}={value}", highlight=False)

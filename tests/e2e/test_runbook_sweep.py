@@ -48,8 +48,10 @@ def test_first_sweep_links_second_links_nothing_new(prefect_harness, triage_env,
     assert "triage runbooks unlink 1" in comment.text
 
     posts = len(control.requests("/api/0/issues/", "POST"))
-    second = runbook_sweep()
-    assert second["counts"]["linked"] == 0 and second["counts"]["skipped_already_linked"] == len(EXPECTED)
+    second = runbook_sweep()  # nothing changed since: nothing to consider
+    assert second["counts"]["scanned"] == 0 and second["counts"]["linked"] == 0
+    full = runbook_sweep(full=True)  # every issue again: each link is found on the server
+    assert full["counts"]["linked"] == 0 and full["counts"]["skipped_already_linked"] == len(EXPECTED)
     assert len(control.requests("/api/0/issues/", "POST")) == posts
     audit = [(r.action, r.outcome) for r in recent(triage_env["TRIAGE_DATABASE_URL"], 100)]
     assert audit.count(("comment.add", "ok")) == len(EXPECTED)
@@ -61,7 +63,8 @@ def test_unlinked_issue_stays_unlinked(prefect_harness, triage_env, glitchtip):
     assert result.exit_code == 0, result.output
     assert "issue 1: unlinked; removed comments:" in result.output
     assert "1" not in linked_runbooks(glitchtip)
-    again = runbook_sweep()
+    assert runbook_sweep()["counts"]["linked"] == 0  # nothing changed: nothing considered
+    again = runbook_sweep(full=True)  # reconsidered, it is still not linked
     row = next(r for r in again["rows"] if r["issue_id"] == "1")
     assert row["outcome"] == "unlinked by a human" and again["counts"]["skipped_unlinked"] == 1
     assert "1" not in linked_runbooks(glitchtip)

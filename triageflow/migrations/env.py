@@ -10,6 +10,7 @@ import models.claims  # noqa: F401
 import models.confirmations  # noqa: F401
 import models.flow_health  # noqa: F401
 import models.investigations  # noqa: F401
+import models.issue_state  # noqa: F401
 import models.metrics  # noqa: F401
 import models.runbooks  # noqa: F401
 import models.telemetry  # noqa: F401

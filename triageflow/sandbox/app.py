@@ -24,6 +24,7 @@ from .ingest_api import build_ingest_router
 from .messaging_api import Outbox, build_slack_router, build_telegram_router
 from .monitoring_api import build_monitoring_router
 from .spike_api import build_spike_router
+from .scale import build_scale_router
 
 DEFAULT_TOKEN = "dev_sandbox_5f1c2e8a9b7d4c3e8f6a1b2c3d4e5f60"
 TELEGRAM_TOKEN = "dev_sandbox_telegram_7c1e0b5d2a"
@@ -88,6 +89,7 @@ class Sandbox:
     updates: list[dict[str, Any]] = field(default_factory=list)
     last_update_id: int = 0
     extras: dict[str, Any] = field(default_factory=dict)  # state of added stand-ins (GitHub, Loki): each has reset()
+    latency_ms: float = 0.0  # added to every API answer, as a real server's network and database time
 
     def __post_init__(self) -> None:
         self.glitchtip = GlitchTipState(self.now, self.token, self.glitchtip_release)
@@ -148,6 +150,8 @@ class FaultsAndLog:
                 entry.status = message["status"]
             await send(message)
 
+        if self.sandbox.latency_ms:
+            await asyncio.sleep(self.sandbox.latency_ms / 1000)
         if fault is None or fault.kind == "latency":
             if fault is not None:
                 await asyncio.sleep(fault.seconds)
@@ -229,6 +233,7 @@ def create_app(sandbox: Sandbox | None = None) -> Any:
     api.include_router(build_github_router(sandbox))
     api.include_router(build_monitoring_router(sandbox))
     api.include_router(build_spike_router(sandbox))
+    api.include_router(build_scale_router(sandbox.glitchtip))
 
     @api.get("/_sandbox/info")
     def info(request: Request):

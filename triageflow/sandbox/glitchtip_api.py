@@ -175,8 +175,7 @@ def build_router(state: GlitchTipState) -> APIRouter:
             return _json(body, status)
         with state.lock:
             ids = state.search(params.get("query"), params.getlist("project") or None, params.get("sort"))
-            items = [state.issue_json(i) for i in ids]
-        return paged(request, items, allow=ALLOW_ISSUES)
+        return paged(request, _LazyIssues(state, ids), allow=ALLOW_ISSUES)
 
     @router.put("/api/0/organizations/{org}/issues/")
     async def bulk_update(request: Request, org: str):
@@ -283,8 +282,8 @@ def build_router(state: GlitchTipState) -> APIRouter:
             return paged(request, [], allow=ALLOW_ISSUES)
         pid = seed.PROJECT_BY_SLUG[project]["id"]
         with state.lock:
-            items = [state.issue_json(i) for i in state.search(request.query_params.get("query"), [pid])]
-        return paged(request, items, allow=ALLOW_ISSUES)
+            ids = state.search(request.query_params.get("query"), [pid])
+        return paged(request, _LazyIssues(state, ids), allow=ALLOW_ISSUES)
 
     @router.get("/api/0/projects/{org}/{project}/keys/")
     def project_keys(request: Request, org: str, project: str):
@@ -441,6 +440,20 @@ def build_router(state: GlitchTipState) -> APIRouter:
         return Response(status_code=204)
 
     return router
+
+
+class _LazyIssues:
+    """Matching issues, rendered only for the page asked for (a scaled sandbox holds 20,000)."""
+
+    def __init__(self, state: GlitchTipState, ids: list[int]) -> None:
+        self.state, self.ids = state, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, window: slice) -> list[dict[str, Any]]:
+        with self.state.lock:
+            return [self.state.issue_json(i) for i in self.ids[window]]
 
 
 class _LazyEvents:

@@ -95,7 +95,7 @@ class GlitchTipState:
 
     def project_json(self, slug: str, *, with_org: bool = False, with_teams: bool = True) -> dict[str, Any]:
         p = seed.PROJECT_BY_SLUG[slug]
-        first = min((ev.at for r in self.issues.values() if r.spec.project == slug for ev in r.events), default=self.now)
+        first = self._first_event_at(slug)
         body = {
             "avatar": {"avatarType": "", "avatarUuid": None}, "color": "", "features": [],
             "firstEvent": fmt_time(first), "hasAccess": True, "id": p["id"], "isBookmarked": False,
@@ -197,8 +197,15 @@ class GlitchTipState:
         })
         if detail:
             body["userReportCount"] = 0
-        body["userCount"] = len({ev.user_id for ev in r.events if ev.user_id})
+        body["userCount"] = self._user_count(r)
         return body
+
+    def _first_event_at(self, project_slug: str) -> datetime:
+        return min((r.events[0].at for r in self.issues.values() if r.spec.project == project_slug and r.events),
+                   default=self.now)
+
+    def _user_count(self, r: IssueRecord) -> int:
+        return len({ev.user_id for ev in r.events if ev.user_id})
 
     def _ninja_issue_json(self, issue_id: int, *, detail: bool, put_answer: bool) -> dict[str, Any]:
         r = self.issues[issue_id]
@@ -210,7 +217,7 @@ class GlitchTipState:
             "level": spec.level, "status": r.status, "project": self.project_ref(spec.project),
             "shortId": "" if rel.short_id == "empty" else r.short_id, "numComments": len(r.comments),
             "stats": {"24h": []}, "shareId": None, "logger": None, "permalink": permalink, "statusDetails": {},
-            "subscriptionDetails": None, "userCount": len({ev.user_id for ev in r.events if ev.user_id}),
+            "subscriptionDetails": None, "userCount": self._user_count(r),
             "matchingEventId": None, "title": spec.title, "metadata": metadata, "culprit": culprit,
             "firstSeen": fmt_time(r.events[0].at), "lastSeen": fmt_time(r.events[-1].at),
         }

@@ -1,0 +1,188 @@
+"""Incremental issue state: read the issues changed since a pass last looked, remember what they say.
+
+The issue list comes newest last-seen first; a pass stops at the first issue last seen before its
+previous high-water mark (less a few minutes, for events stored late), so its cost follows what
+changed, not what the server holds. A status change without a new event does not move last-seen:
+`full=True` rereads everything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import select
+
+from models.audit import utcnow
+from models.db import session_scope
+from models.issue_state import IssueState, PassMark, aware
+from models.payloads import Issue
+from triageflow.clients.glitchtip import GlitchTip
+from triageflow.scrub import scrub
+
+OVERLAP = timedelta(minutes=5)  # events can be stored a little after the time they carry
+PAGE = 100
+_NUMBERS = re.compile(r"\d+")
+
+
+def fingerprint(exception_type: str, title: str) -> str:
+    """What stays the same between occurrences of one problem: the type and the title without numbers."""
+    return f"{exception_type}|{_NUMBERS.sub('#', (title or '').lower()).strip()}"[:300]
+
+
+@dataclass
+class Changed:
+    """The issues a pass read, and whether it got back to where the previous pass stopped."""
+
+    issues: list[Issue] = field(default_factory=list)
+    complete: bool = True  # False: stopped at max_pages before reaching the mark
+    in_order: bool = True  # False: the server did not sort by last seen, so nothing could be skipped
+    previous_mark: datetime | None = None
+
+    @property
+    def high_water(self) -> datetime | None:
+        return max((i.last_seen for i in self.issues), default=None)
+
+
+UNCHANGED_RUN = 20  # this many issues in a row below the mark, each as stored: the rest of the overlap is too
+
+
+def read_changed(gt: GlitchTip, query: str | None, mark: datetime | None, *, stop_before: datetime | None = None,
+                 max_pages: int | None = None, progress: Callable[[int], None] | None = None,
+                 known: dict[str, tuple[datetime, int]] | None = None) -> Changed:
+    """Issues matching `query` last seen at or after `mark` (less OVERLAP) and `stop_before`, newest first.
+
+    Inside the overlap, a run of issues that are exactly as stored (`known`: id -> last seen, count) ends
+    the read too: on a busy server hundreds of issues share the last few minutes. Stops early only while
+    the answer really is sorted newest first: otherwise it reads every page.
+    """
+    known = known or {}
+    unchanged = 0
+    cutoffs = [c for c in ((mark - OVERLAP) if mark else None, stop_before) if c is not None]
+    cutoff = max(cutoffs) if cutoffs else None
+    out = Changed(previous_mark=mark)
+    previous: datetime | None = None
+    for n, issue in enumerate(gt.issues(query, limit=PAGE, max_pages=max_pages), 1):
+        if previous is not None and issue.last_seen > previous:
+            out.in_order = False
+        previous = issue.last_seen
+        if cutoff is not None and out.in_order and issue.last_seen < cutoff:
+            return out
+        same = mark is not None and issue.last_seen <= mark and known.get(issue.id) == (issue.last_seen, issue.event_count)
+        unchanged = unchanged + 1 if same else 0
+        if unchanged >= UNCHANGED_RUN and out.in_order:
+            return out
+        out.issues.append(issue)
+        if progress and n % PAGE == 0:
+            progress(n)
+    if max_pages is not None and len(out.issues) >= max_pages * PAGE:
+        out.complete = False
+    if cutoff is not None and not out.in_order:
+        out.issues = [i for i in out.issues if i.last_seen >= cutoff]
+    return out
+
+
+def known_since(database_url: str, moment: datetime | None) -> dict[str, tuple[datetime, int]]:
+    """id -> (last seen, count) of the stored issues last seen since `moment` (the overlap of a pass)."""
+    if moment is None:
+        return {}
+    return {i: (s.last_seen, s.count) for i, s in states(database_url, seen_since=moment - OVERLAP).items()}
+
+
+def load_mark(database_url: str, name: str) -> PassMark | None:
+    with session_scope(database_url) as session:
+        mark = session.get(PassMark, name)
+        if mark is not None:
+            mark.high_water, mark.finished_at = aware(mark.high_water), aware(mark.finished_at)
+        return mark
+
+
+def save_mark(database_url: str, name: str, changed: Changed) -> None:
+    """Advance the mark, only after a pass that got back to the previous one (else it would skip issues)."""
+    if not changed.complete:
+        return
+    highs = [m for m in (changed.high_water, changed.previous_mark) if m is not None]
+    if not highs:
+        return  # nothing seen yet: no mark, the next pass reads from the start again
+    high = max(highs)
+    with session_scope(database_url) as session:
+        mark = session.get(PassMark, name) or PassMark(name=name, high_water=high, finished_at=utcnow())
+        mark.high_water, mark.finished_at, mark.listed = high, utcnow(), len(changed.issues)
+        session.add(mark)
+
+
+def _apply(row: IssueState, issue: Issue, now: datetime) -> None:
+    if row.status and row.status != issue.status:
+        row.resolution = None  # resolved or reopened since: what was written about it is read again
+    row.project, row.level, row.status = issue.project.slug, issue.level, issue.status
+    row.title = scrub(issue.title)[:500]
+    row.culprit = (issue.culprit or "")[:500]
+    row.exception_type = issue.exception_type[:200]
+    row.exception_value = scrub(issue.exception_value)[:1000]
+    row.fingerprint = fingerprint(issue.exception_type, row.title)
+    row.first_seen, row.last_seen = issue.first_seen, issue.last_seen
+    row.count, row.counted_at, row.updated_at = issue.event_count, now, now
+
+
+def remember(database_url: str, issues: Iterable[Issue]) -> int:
+    """Upsert what the list said about each issue, keeping what was learned before (mix, resolution)."""
+    issues = list(issues)
+    now = utcnow()
+    for chunk in range(0, len(issues), 500):
+        part = issues[chunk:chunk + 500]
+        with session_scope(database_url) as session:
+            known = {r.issue_id: r for r in session.exec(
+                select(IssueState).where(IssueState.issue_id.in_([i.id for i in part])))}
+            for issue in part:
+                row = known.get(issue.id) or IssueState(issue_id=issue.id, project="", level="", status="", title="",
+                                                        first_seen=issue.first_seen, last_seen=issue.last_seen,
+                                                        counted_at=now)
+                _apply(row, issue, now)
+                session.add(row)
+    return len(issues)
+
+
+def states(database_url: str, *, seen_since: datetime | None = None, statuses: Iterable[str] | None = None,
+           ids: Iterable[str] | None = None) -> dict[str, IssueState]:
+    """Stored issues (timestamps made aware), filtered by last seen, status or id."""
+    with session_scope(database_url) as session:
+        query = select(IssueState)
+        if seen_since is not None:
+            query = query.where(IssueState.last_seen >= seen_since)
+        if statuses is not None:
+            query = query.where(IssueState.status.in_(list(statuses)))
+        if ids is not None:
+            query = query.where(IssueState.issue_id.in_(list(ids)))
+        rows = list(session.exec(query))
+    for row in rows:
+        for name in ("first_seen", "last_seen", "counted_at", "report_last_seen", "report_counted_at", "resolution_at",
+                     "swept_last_seen", "updated_at"):
+            setattr(row, name, aware(getattr(row, name)))
+    return {r.issue_id: r for r in rows}
+
+
+def update_states(database_url: str, changes: dict[str, dict]) -> None:
+    """Set fields on stored issues: {issue_id: {field: value}}."""
+    items = list(changes.items())
+    for chunk in range(0, len(items), 500):
+        part = dict(items[chunk:chunk + 500])
+        with session_scope(database_url) as session:
+            for row in session.exec(select(IssueState).where(IssueState.issue_id.in_(list(part)))):
+                for key, value in part[row.issue_id].items():
+                    setattr(row, key, value)
+                session.add(row)
+
+
+def refresh(gt: GlitchTip, database_url: str, name: str, query: str | None = None, *, full: bool = False,
+            stop_before: datetime | None = None, max_pages: int | None = None,
+            progress: Callable[[int], None] | None = None) -> Changed:
+    """One incremental pass: read what changed since the pass `name` last looked, store it, move the mark."""
+    mark = None if full else load_mark(database_url, name)
+    high = mark.high_water if mark else None
+    changed = read_changed(gt, query, high, stop_before=stop_before, max_pages=max_pages, progress=progress,
+                           known=known_since(database_url, high))
+    remember(database_url, changed.issues)
+    save_mark(database_url, name, changed)
+    return changed
