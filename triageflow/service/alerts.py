@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -22,6 +21,7 @@ from tasks.alert_store import Stored, history, store_alert
 from tasks.alerts import WebhookError
 
 from ..settings import Settings, load_settings
+from .limits import BodyRefused, parse_json, read_limited
 
 log = logging.getLogger("triageflow.service.alerts")
 TRIAGE_DEPLOYMENT = "alert-triage/alert-triage"
@@ -30,12 +30,6 @@ ALERT_EVENT = "triageflow.alert.received"
 
 def _problem(status: int, detail) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
-
-
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    from .app import _read_limited  # the one size-limited reader, shared with the GlitchTip webhook
-
-    return await _read_limited(request, limit)
 
 
 def _authenticated(request: Request, raw: bytes | None, s: Settings) -> bool:
@@ -164,15 +158,19 @@ def build_alerts_router() -> APIRouter:
         s = load_settings()
         if s.webhook_secret is None:
             return _problem(503, "alert webhooks are disabled: set WEBHOOK_SECRET")
-        raw = await _read_body(request, s.webhook_max_bytes)
+        refused = None
+        try:
+            raw = await read_limited(request, s.webhook_max_bytes, s.webhook_read_timeout)
+        except BodyRefused as exc:
+            raw, refused = None, exc
         if not _authenticated(request, raw, s):
             return _problem(401, "missing or wrong webhook secret (?token=..., X-Triage-Token or Bearer)")
-        if raw is None:
-            return _problem(413, f"body larger than {s.webhook_max_bytes} bytes")
         try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            return _problem(400, f"body is not JSON: {exc}")
+            if refused:
+                raise refused
+            body = parse_json(raw, max_depth=s.webhook_max_depth)
+        except BodyRefused as exc:
+            return _problem(exc.status, str(exc))
         try:
             alerts = parse_alert_group(body, source)
         except WebhookError as exc:
@@ -196,9 +194,10 @@ def build_alerts_router() -> APIRouter:
         s = load_settings()
         if s.slack_signing_secret is None:
             return _problem(503, "Slack interactivity is disabled: set SLACK_SIGNING_SECRET")
-        raw = await _read_body(request, s.webhook_max_bytes)
-        if raw is None:
-            return _problem(413, f"body larger than {s.webhook_max_bytes} bytes")
+        try:
+            raw = await read_limited(request, s.webhook_max_bytes, s.webhook_read_timeout)
+        except BodyRefused as exc:
+            return _problem(exc.status, str(exc))
         from slack_sdk.signature import SignatureVerifier
 
         verifier = SignatureVerifier(s.slack_signing_secret.get_secret_value())
@@ -208,11 +207,11 @@ def build_alerts_router() -> APIRouter:
         from urllib.parse import parse_qs
 
         try:
-            payload = json.loads(parse_qs(raw.decode())["payload"][0])
+            payload = parse_json(parse_qs(raw.decode())["payload"][0].encode(), max_depth=s.webhook_max_depth)
             actions = payload["actions"]
             user = str(payload.get("user", {}).get("username") or payload.get("user", {}).get("id") or "someone")
             message_ts = str(payload.get("message", {}).get("ts") or "")
-        except (KeyError, IndexError, ValueError, AttributeError, TypeError, UnicodeDecodeError):
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError, UnicodeDecodeError):  # BodyRefused too
             return _problem(400, {"field": "payload", "reason": "not a Slack block_actions payload"})
         done = []
         for action in actions if isinstance(actions, list) else []:

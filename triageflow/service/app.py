@@ -6,7 +6,6 @@ unreachable); the service's worker (`worker.py`) does the rest in the background
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 
@@ -24,7 +23,7 @@ from .alerting import store_delivery
 from .telemetry import telemetry_router
 from .alerts import build_alerts_router
 from .known_issues import build_known_issues_router
-from .limits import BodyRefused, parse_json
+from .limits import BodyRefused, parse_json, read_limited
 from .spool import SpoolFull
 from .worker import WebhookWorker
 from .health import build_health_router
@@ -32,26 +31,6 @@ from .health import build_health_router
 
 def _problem(status: int, detail) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
-
-
-async def _read_limited(request: Request, limit: int, timeout: float) -> bytes:
-    """The body, refused when it is larger than `limit` (413) or takes longer than `timeout` to arrive (408)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and (len(declared) > 12 or int(declared) > limit):
-        raise BodyRefused(413, f"body larger than {limit} bytes")
-
-    async def read() -> bytes:
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise BodyRefused(413, f"body larger than {limit} bytes")
-        return bytes(body)
-
-    try:
-        return await asyncio.wait_for(read(), timeout)
-    except asyncio.TimeoutError:
-        raise BodyRefused(408, f"body not received within {timeout:g} s") from None
 
 
 def create_service(*, start_worker: bool | None = None) -> FastAPI:
@@ -122,7 +101,7 @@ def create_service(*, start_worker: bool | None = None) -> FastAPI:
         if not hmac.compare_digest(provided.encode(), s.webhook_secret.get_secret_value().encode()):
             return _problem(401, "missing or wrong webhook secret (?token=... or X-Triage-Token)")
         try:
-            body = parse_json(await _read_limited(request, s.webhook_max_bytes, s.webhook_read_timeout),
+            body = parse_json(await read_limited(request, s.webhook_max_bytes, s.webhook_read_timeout),
                               max_depth=s.webhook_max_depth)
             alert = parse_glitchtip_alert(body)
         except BodyRefused as exc:

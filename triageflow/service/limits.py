@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
+
+from starlette.requests import Request
 
 MAX_INT_DIGITS = 18
 _STRUCTURE = re.compile(rb'[\[\]{}"\\]')
@@ -65,3 +68,23 @@ def parse_json(raw: bytes, *, max_depth: int) -> Any:
         raise BodyRefused(422, f"body nests deeper than {max_depth} levels") from None
     except ValueError as exc:
         raise BodyRefused(400, f"body is not JSON: {exc}") from None
+
+
+async def read_limited(request: Request, limit: int, timeout: float) -> bytes:
+    """The body, refused when it is larger than `limit` (413) or takes longer than `timeout` to arrive (408)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and (len(declared) > 12 or int(declared) > limit):
+        raise BodyRefused(413, f"body larger than {limit} bytes")
+
+    async def read() -> bytes:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise BodyRefused(413, f"body larger than {limit} bytes")
+        return bytes(body)
+
+    try:
+        return await asyncio.wait_for(read(), timeout)
+    except asyncio.TimeoutError:
+        raise BodyRefused(408, f"body not received within {timeout:g} s") from None
