@@ -7,6 +7,7 @@ remediation (once, verified by the signal that fired) → GitHub issue unless fi
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -30,6 +31,7 @@ from tasks.alert_remediation import (
     record_attempt,
     signal_for,
 )
+from tasks.alert_signal import alert_query, prometheus_base, still_holds
 from tasks.alert_report import RemediationFacts, Triage, slack_thread_text
 from tasks.alert_steps import (
     alert_history,
@@ -51,8 +53,13 @@ from tasks.alert_store import (
     update_event,
 )
 from triageflow.audit import acting_as, audited
+from triageflow.clients.alertmanager import alertmanager_from_settings
+from triageflow.clients.errors import ClientError
 from triageflow.clients.github import github_from_settings
+from triageflow.clients.prometheus import Prometheus
 from triageflow.settings import load_settings
+
+log = logging.getLogger("triageflow.alert_triage")
 
 
 def _dry(s, dry_run: bool | None) -> bool:
@@ -170,8 +177,8 @@ def run_action(action: str, args: dict, service: str, dry_run: bool, attempt_id:
 
 
 def signal_cleared(event_id: int, signal: str) -> bool:
-    """The same signal that fired: the alert resolved (its notification stored, or gone from Alertmanager), or
-    its failing health checks answering again."""
+    """The same signal that fired: its failing health checks answering again; or the alert resolved — its
+    notification stored, gone from Alertmanager, or its metric query no longer returning its series."""
     s = load_settings()
     event = load_event(s.triage_database_url, event_id)
     if signal == "health":
@@ -179,7 +186,36 @@ def signal_cleared(event_id: int, signal: str) -> bool:
         return bool(urls) and all(check_url(n, u, s.alert_health_timeout).ok for n, u in urls.items())
     if event.status == "resolved":
         return True
-    return False
+    return gone_from_alertmanager(s, event) or metric_cleared(s, event)
+
+
+def gone_from_alertmanager(s, event: AlertEvent) -> bool:
+    """Alertmanager no longer holds the alert as firing (Prometheus told it the alert resolved)."""
+    am = alertmanager_from_settings(s) if event.source == "alertmanager" else None
+    if am is None:
+        return False
+    try:
+        with am:
+            return am.alert(event.fingerprint) is None
+    except ClientError as exc:
+        log.warning("alertmanager not asked whether %s cleared: %s", event.name, exc)
+        return False
+
+
+def metric_cleared(s, event: AlertEvent) -> bool:
+    """The alert's metric query (its rule's expression, or a `clear_query` annotation) no longer returns the
+    alert's series: the value is back under the threshold."""
+    generator = str((event.payload.get("alert") or {}).get("generatorURL") or "")
+    query = alert_query(event.labels or {}, event.annotations or {}, generator)
+    base = s.prometheus_url or prometheus_base(generator)
+    if not query or not base:
+        return False
+    try:
+        with Prometheus(base, timeout=s.alert_health_timeout) as prometheus:
+            return not still_holds(prometheus.query(query), event.labels or {})
+    except ClientError as exc:
+        log.warning("metric query of %s not read: %s", event.name, exc)
+        return False
 
 
 @task(name="wait-for-signal", cache_policy=NO_CACHE)

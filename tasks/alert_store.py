@@ -144,3 +144,16 @@ def resolved_longer_than(database_url: str, hours: float, now: datetime | None =
                             .where(col(AlertEvent.issue_number).is_not(None))
                             .where(col(AlertEvent.issue_closed_at).is_(None))).all()
         return [r for r in rows if _utc(r.resolved_at) and now - _utc(r.resolved_at) >= timedelta(hours=hours)]
+
+
+def untriaged(database_url: str, *, older_than: timedelta, now: datetime | None = None,
+              limit: int = 100) -> list[int]:
+    """Firing alerts stored but whose triage never started: the process ended between its 202 and the start,
+    or the start failed (the Prefect server was down). Oldest first."""
+    cutoff = (now or datetime.now(timezone.utc)) - older_than
+    with session_scope(database_url) as session:
+        rows = session.exec(select(AlertEvent.id, AlertEvent.triage_started)
+                            .where(AlertEvent.triage_state == "pending").where(AlertEvent.received_at <= cutoff)
+                            .order_by(col(AlertEvent.id)).limit(limit)).all()
+    return [event_id for event_id, started in rows if not started or "not started" in started]
+

@@ -466,6 +466,10 @@ from .cli_health import register_health  # noqa: E402 - issue 14: health, feedba
 
 register_health(app)
 
+from .cli_alerts import register_alerts  # noqa: E402 - needs the app above
+
+register_alerts(app)
+
 
 def main() -> None:  # pragma: no cover - console entry point alias
     reset_settings()

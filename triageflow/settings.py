@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     github_assignees: str = Field("", alias="GITHUB_ASSIGNEES",
                                   description="component=login[,component=login]; '*=login' for the rest")
     alertmanager_url: str | None = Field(None, alias="ALERTMANAGER_URL")
+    prometheus_url: str | None = Field(None, alias="PROMETHEUS_URL",
+                                       description="where alert metric queries go; unset: the alert's generatorURL host")
     grafana_signature_header: str = Field("X-Grafana-Alert-Signature", alias="GRAFANA_SIGNATURE_HEADER")
     slack_channel_critical: str | None = Field(None, alias="SLACK_CHANNEL_CRITICAL")
     slack_channel_high: str | None = Field(None, alias="SLACK_CHANNEL_HIGH")
@@ -153,12 +155,12 @@ class Settings(BaseSettings):
         return _check_token(info.field_name.upper(), v)
 
     @field_validator("glitchtip_url", "loki_url", "telegram_api_url", "slack_api_url", "github_api_url",
-                     "runbooks_base_url", "alertmanager_url")
+                     "runbooks_base_url", "alertmanager_url", "prometheus_url")
     @classmethod
     def _http_url(cls, v: str | None, info) -> str | None:
         if v in (None, ""):
             return None if info.field_name in ("glitchtip_url", "loki_url", "runbooks_base_url",
-                                               "alertmanager_url") else v
+                                               "alertmanager_url", "prometheus_url") else v
         if not re.match(r"^https?://[^\s/]+", v):
             raise ValueError(f"{info.field_name.upper()} must be an http(s) URL, got {v!r}")
         return v
@@ -212,6 +214,8 @@ class Settings(BaseSettings):
     webhook_workers: int = Field(2, alias="WEBHOOK_WORKERS", ge=1, le=64)
     webhook_queue_size: int = Field(2000, alias="WEBHOOK_QUEUE_SIZE", ge=1)
     webhook_sweep_seconds: float = Field(30.0, alias="WEBHOOK_SWEEP_SECONDS", gt=0)
+    alert_sweep_after_seconds: float = Field(60.0, alias="ALERT_SWEEP_AFTER_SECONDS", gt=0,
+                                             description="a stored alert not started this long is started by the sweep")
     webhook_delivery_lease_seconds: float = Field(60.0, alias="WEBHOOK_DELIVERY_LEASE_SECONDS", gt=0)
     investigation_lease_seconds: float = Field(1800.0, alias="INVESTIGATION_LEASE_SECONDS", gt=0)
     investigation_queue_size: int = Field(100, alias="INVESTIGATION_QUEUE_SIZE", ge=1)

@@ -146,3 +146,21 @@ def test_c_d_unknown_alert_files_one_issue_then_comments_when_it_fires_again(pee
     rows = events(url, "SampleLatencyHigh")
     assert rows[0].fingerprint == rows[1].fingerprint and rows[1].issue_number == issues[0]["number"]
     peers.poke("fast")
+
+
+def test_e_the_alerts_own_metric_query_and_alertmanager_tell_when_it_cleared(peers, alert_env):
+    """The signal a remediation waits for, read from the live peers: the rule expression behind the alert (from
+    Prometheus's generatorURL) stops returning its series, and Alertmanager stops holding it as firing."""
+    from flows.alert_triage import gone_from_alertmanager, metric_cleared
+    from tasks.alert_store import load_event
+    from triageflow.settings import load_settings
+
+    url = alert_env["TRIAGE_DATABASE_URL"]
+    peers.poke("slow")
+    [event] = wait_for(lambda: events(url, "SampleLatencyHigh") or None, 150)
+    assert "g0.expr=" in event.payload["alert"]["generatorURL"]
+    s = load_settings()
+    assert not metric_cleared(s, event) and not gone_from_alertmanager(s, event)
+    peers.poke("fast")
+    wait_for(lambda: metric_cleared(s, load_event(url, event.id)), 60)
+    wait_for(lambda: gone_from_alertmanager(s, load_event(url, event.id)), 60)

@@ -93,7 +93,8 @@ def test_kill_9_after_the_alert_then_restart_alerts_once_and_comments_once(prefe
 
     env = dict(os.environ, **triage_env, WEBHOOK_SECRET=SECRET, PREFECT_API_URL=PREFECT_API_URL.value(),
                WEBHOOK_DELIVERY_LEASE_SECONDS="2", INVESTIGATION_LEASE_SECONDS="3", WEBHOOK_SWEEP_SECONDS="1",
-               WEBHOOK_SPOOL_DIR=str(tmp_path / "spool"))
+               WEBHOOK_SPOOL_DIR=str(tmp_path / "spool"),
+               PREFECT_LOCAL_STORAGE_PATH=str(tmp_path / "results"))  # no evidence cached by earlier tests' runs
     # the investigation's search for similar issues stalls: the process dies with the alert out, the comment not
     control.fault("/api/0/organizations/acme/issues/", "latency", method="GET", seconds=30, times=1)
     first = Serve(env, tmp_path / "serve.log")

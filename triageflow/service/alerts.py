@@ -55,6 +55,9 @@ def start_alert_triage(event_id: int, s: Settings) -> str:
         return "event"
     from flows.alert_triage import alert_triage
 
+    from ..prefect_server import LOCAL_PREFECT_HOME, ensure_prefect_api
+
+    ensure_prefect_api(LOCAL_PREFECT_HOME)  # one local server for the service's in-process runs, not one per run
     state = alert_triage(event_id, return_state=True)
     return "in-process" if state.is_completed() else f"in-process: {state.name}"
 
@@ -93,7 +96,7 @@ def triage_stored(stored: list[Stored], s: Settings, *, start=start_alert_triage
             continue
         try:
             how = start(item.event_id, s)
-        except Exception as exc:  # noqa: BLE001 - stays pending; `triage alerts sweep` or a rerun finishes it
+        except Exception as exc:  # noqa: BLE001 - stays pending; the service's sweep or `triage alerts sweep` starts it
             log.warning("alert %s: triage not started: %s", item.event_id, exc)
             how = f"not started: {exc.__class__.__name__}"
         if item.change == "new":

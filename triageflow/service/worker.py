@@ -195,6 +195,7 @@ class WebhookWorker:
             self.enqueue(delivery_id)
         for delivery_id in pending_deliveries(url, limit=self.s.webhook_queue_size):
             self.enqueue(delivery_id)
+        self.start_untriaged_alerts()
         for key, detail in retakeable(url, "investigate:", max_attempts=5):
             issue_id = str(detail.get("issue_id", ""))
             if not issue_id:
@@ -202,3 +203,27 @@ class WebhookWorker:
             hold = take(url, key, lease_seconds=self.s.investigation_lease_seconds, detail=detail)
             if hold:
                 self.investigate(issue_id, hold, self.s)
+
+    def start_untriaged_alerts(self) -> list[tuple[int, str]]:
+        """Monitoring alerts stored but never started (a crash after the 202, a failed start) go to triage now;
+        the triage run's own claim keeps a late duplicate start from acting twice."""
+        return start_untriaged_alerts(self.s)
+
+
+def start_untriaged_alerts(s: Settings) -> list[tuple[int, str]]:
+    from datetime import timedelta
+
+    from tasks.alert_store import untriaged, update_event
+
+    from .alerts import start_alert_triage
+
+    started = []
+    for event_id in untriaged(s.triage_database_url, older_than=timedelta(seconds=s.alert_sweep_after_seconds)):
+        try:
+            how = start_alert_triage(event_id, s)
+        except Exception as exc:  # noqa: BLE001 - stays pending for the next round
+            how = f"not started: {exc.__class__.__name__}"
+        update_event(s.triage_database_url, event_id, triage_started=f"sweep: {how}"[:100])
+        started.append((event_id, how))
+    return started
+
