@@ -73,8 +73,8 @@ def test_resolving_from_the_bot_edits_the_alert_to_say_so(prefect_harness, triag
     with session_scope(url) as session:
         session.add(IssueAlert(issue_id="8", alerted_at=datetime.now(timezone.utc), message_id=str(message_id)))
     chat.say("/resolve 8")
-    chat.replies()
-    chat.say(callback="confirm:resolve:8")
+    confirm = chat.replies()[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]  # the single-use button
+    chat.say(callback=confirm)
     assert chat.replies()[0]["text"] == "✅ #8 is now resolved."
     deadline = time.monotonic() + 30
     edits = []

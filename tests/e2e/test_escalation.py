@@ -60,7 +60,7 @@ def test_the_webhook_alert_path_skips_a_snoozed_issue(triage_env, control):
     s = load_settings()
     snooze(s.triage_database_url, "9", timedelta(hours=1), "cli")
     delivery = store_delivery(s.triage_database_url, "glitchtip", {"attachments": []}, ["9", "10"], 2)
-    outcome = process_delivery(delivery, s, investigate=lambda issue_id, settings: "not started (test)")
+    outcome = process_delivery(delivery, s, investigate=lambda issue_id, hold, settings: "not started (test)")
     assert outcome["9"] == "snoozed" and outcome["10"].startswith("alerted")
     texts = [m["text"] for m in control.outbox("telegram") if m["method"] == "sendMessage"]
     assert len(texts) == 1 and "#9" not in texts[0]

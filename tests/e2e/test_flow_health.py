@@ -38,7 +38,7 @@ def test_failing_flow_alerts_once_per_hour_then_critically_after_the_fourth_fail
     alerts = _health_alerts(control)
     assert [a["service"] for a in alerts] == ["telegram", "slack"]
     first = alerts[0]["text"]
-    assert "Flow investigate-issue failed" in first and "Unauthorized: glitchtip refused the credentials" in first
+    assert "Flow investigate-issue failed" in first and "Unauthorized: glitchtip: token refused by" in first
     assert "/runs/flow-run/" in first and str(_runs(url, "investigate-issue")[0].flow_run_id) in first
 
     for _ in range(2):

@@ -81,10 +81,14 @@ def test_batcher_acknowledges_after_commit_and_reports_repeats(database_url):
 
 
 def test_batcher_fails_every_waiting_request_when_the_write_fails(tmp_path):
-    url = f"sqlite:///{tmp_path / 'never-migrated.db'}"  # no tables: the write fails
+    from models.db import set_auto_migrate
+
+    url = f"sqlite:///{tmp_path / 'never-migrated.db'}"  # no tables, and not migrated on first use: the write fails
+    set_auto_migrate(False)
     batcher = IngestBatcher(url, linger=0.01)
     try:
         futures = [batcher.submit(Pending(record(uuid.uuid4().hex, 2, 0))) for _ in range(2)]
         assert all(f.exception(10) is not None for f in futures)
     finally:
         batcher.close()
+        set_auto_migrate(True)
