@@ -31,10 +31,12 @@ bench: install
 	$(BIN)/python bench/investigate.py
 	$(BIN)/python bench/metrics_aggregation.py
 	$(BIN)/python bench/webhook_latency.py
+	$(BIN)/python bench/webhook_load.py
 	$(BIN)/python bench/suspects_eval.py
 	$(BIN)/python bench/alert_latency.py
 	$(BIN)/python bench/telemetry_ingest.py
 	$(BIN)/python bench/cost_at_scale.py
+	$(BIN)/python bench/watcher.py
 
 sandbox: install
 	$(BIN)/triage sandbox
