@@ -84,9 +84,9 @@ def run(total: int, clients: int, mode: str) -> None:
     issues = [str(s.id) for s in seed.ISSUES if s.frames][:20]
     server = worker = None
     try:
-        with SandboxServer(codebase_dir=workdir / "booking") as sb, prefect_server(workdir) as prefect_url:
+        with SandboxServer(codebase_dir=workdir / "booking") as sb, prefect_server(workdir) as prefect:
             env = dict(os.environ, **sandbox_env(sb), TRIAGE_DATABASE_URL=url, WEBHOOK_SECRET=SECRET,
-                       GLITCHTIP_RATE_LIMIT="0", PREFECT_API_URL=prefect_url, WEBHOOK_SPOOL_DIR=str(workdir / "spool"),
+                       GLITCHTIP_RATE_LIMIT="0", PREFECT_API_URL=prefect.api_url, WEBHOOK_SPOOL_DIR=str(workdir / "spool"),
                        TRIAGE_ENV="development")
             env.pop("TRIAGE_DRY_RUN", None)
             triage = str(Path(sys.executable).with_name("triage"))

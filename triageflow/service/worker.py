@@ -147,16 +147,11 @@ class WebhookWorker:
         """The one Prefect server this service's flow runs use, entered once, on the first run."""
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        if self.prefect_api_url:
-            with temporary_settings(updates={PREFECT_API_URL: self.prefect_api_url}):
-                yield
-            return
-        from ..prefect_server import prefect_server
+        if not self.prefect_api_url:  # none configured: the process's one shared local server (prefect_server.py)
+            from ..prefect_server import LOCAL_PREFECT_HOME, ensure_prefect_api
 
-        workdir = Path(self.s.webhook_spool_dir).resolve().parent / "service-prefect"
-        workdir.mkdir(parents=True, exist_ok=True)
-        with prefect_server(workdir) as url:
-            self.prefect_api_url = url
+            self.prefect_api_url = ensure_prefect_api(LOCAL_PREFECT_HOME)
+        with temporary_settings(updates={PREFECT_API_URL: self.prefect_api_url}):
             yield
 
     def _run_investigation(self, issue_id: str, hold: Hold) -> None:
