@@ -89,9 +89,9 @@ def main() -> None:
         from triageflow.sandbox.github_api import GITHUB_TOKEN
 
         database = "postgresql" if len(sys.argv) < 2 else sys.argv[1]
-        with prefect_server(workdir, database) as api_url, \
+        with prefect_server(workdir, database) as prefect, \
                 temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            service = TriageServe(dict(os.environ, PREFECT_API_URL=api_url), workdir)  # as deployed: its own process
+            service = TriageServe(dict(os.environ, PREFECT_API_URL=prefect.api_url), workdir)  # as deployed: its own process
             warm = store_alert(os.environ["TRIAGE_DATABASE_URL"], parse_alert_group(alert_body(999), "alertmanager")[0])
             alert_triage(warm.event_id)  # warm-up: the first flow run in a process costs more
             to_slack, to_issue = [], []
