@@ -20,6 +20,8 @@ from triageflow.sandbox.slack_interactivity import SLACK_SIGNING_SECRET
 from triageflow.service.app import create_service
 from triageflow.settings import reset_settings
 
+from ..waiting import wait_for
+
 SECRET = "s3cret-alert-token-0123456"
 ALERTING = "alerting"
 
@@ -60,15 +62,6 @@ def events(url):
     with session_scope(url) as s:
         return list(s.exec(select(AlertEvent).order_by(AlertEvent.id)))
 
-
-def wait_for(predicate, seconds=120):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError("condition not reached in time")
 
 
 def post(service, path, body, token=SECRET):

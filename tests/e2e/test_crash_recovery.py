@@ -20,26 +20,15 @@ from models.db import session_scope
 from models.webhooks import WebhookDelivery
 from triageflow.sandbox.server import LoopbackServer
 from triageflow.service.app import create_service
+from triageflow.prefect_server import free_port
 from triageflow.settings import reset_settings
+
+from ..waiting import wait_for
 
 SECRET = "s3cret-webhook-token-0123"
 TRIAGE = str(Path(sys.executable).with_name("triage"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate, seconds=120):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError("condition not reached in time")
 
 
 def alerts(control) -> list[dict]:

@@ -19,6 +19,8 @@ from triageflow.sandbox.server import LoopbackServer
 from triageflow.service.app import create_service
 from triageflow.settings import reset_settings
 
+from ..waiting import wait_for
+
 SECRET = "s3cret-webhook-token-0123"
 
 
@@ -45,15 +47,6 @@ def deliveries(url) -> list[WebhookDelivery]:
     with session_scope(url) as s:
         return list(s.exec(select(WebhookDelivery)))
 
-
-def wait_for(predicate, seconds=120):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError("condition not reached in time")
 
 
 def alerts(control) -> list[dict]:

@@ -5,7 +5,6 @@ the CLI's output."""
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import httpx
 from sqlalchemy import MetaData, select
@@ -16,6 +15,8 @@ from triageflow.sandbox.server import LoopbackServer
 from triageflow.service.app import create_service
 from triageflow.settings import reset_settings
 
+from ..waiting import wait_for
+
 SECRET = "s3cret-webhook-token-0123"
 PHONES = ("415-555-2671", "415.555.2671", "4155552671")
 LEAKS = ("555-2671", "555.2671", "4155552671")
@@ -24,15 +25,6 @@ LEAKS = ("555-2671", "555.2671", "4155552671")
 def leaks(text: str) -> list[str]:
     return [p for p in LEAKS if p in text]
 
-
-def wait_for(predicate, seconds=120):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError("condition not reached in time")
 
 
 def test_phone_numbers_reach_no_sink(prefect_harness, triage_env, sandbox, control, glitchtip, monkeypatch):

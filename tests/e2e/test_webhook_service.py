@@ -3,7 +3,6 @@ outbox → investigation comment in the sandbox; duplicates, bad requests and re
 
 from __future__ import annotations
 
-import time
 
 import httpx
 import pytest
@@ -15,6 +14,8 @@ from triageflow.sandbox.server import LoopbackServer
 from triageflow.service.alerting import sweep_pending
 from triageflow.service.app import create_service
 from triageflow.settings import load_settings, reset_settings
+
+from ..waiting import wait_for
 
 SECRET = "s3cret-webhook-token-0123"
 
@@ -34,15 +35,6 @@ def deliveries(url):
     with session_scope(url) as s:
         return list(s.exec(select(WebhookDelivery)))
 
-
-def wait_for(predicate, seconds=90):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError("condition not reached in time")
 
 
 def send(control, service, issue_ids, token=SECRET):
