@@ -58,6 +58,53 @@ def scrub_all(texts: list[str]) -> list[str]:
     return out if len(out) == len(texts) else [scrub(t) for t in texts]
 
 
+class ScrubCache:
+    """Scrubbed forms of short texts that recur from event to event (file and function names, modules,
+    context lines, releases, user agents, tag values), so each is scrubbed once rather than once per event.
+
+    Keyed by a BLAKE2b digest of the raw text: the cache holds no raw text, only what is already scrubbed.
+    Bounded: past `max_entries` the oldest half is forgotten. Texts longer than `max_length` (messages,
+    mostly unique) are always scrubbed afresh. The scrubber is pure, so a cached answer is the answer.
+    """
+
+    def __init__(self, max_entries: int = 50_000, max_length: int = 512) -> None:
+        self.max_entries, self.max_length = max_entries, max_length
+        self._clean: dict[bytes, str] = {}
+
+    @staticmethod
+    def _key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def scrub_all(self, texts: list[str]) -> list[str]:
+        out: list[str | None] = [None] * len(texts)
+        misses: list[int] = []
+        keys: dict[int, bytes] = {}
+        for i, text in enumerate(texts):
+            if not text:
+                out[i] = text
+            elif len(text) > self.max_length:
+                misses.append(i)
+            else:
+                key = keys[i] = self._key(text)
+                hit = self._clean.get(key)
+                if hit is None:
+                    misses.append(i)
+                else:
+                    out[i] = hit
+        if misses:
+            for i, clean in zip(misses, scrub_all([texts[i] for i in misses])):
+                out[i] = clean
+                if i in keys:
+                    self._clean[keys[i]] = clean
+            if len(self._clean) > self.max_entries:
+                for key in list(self._clean)[: len(self._clean) // 2]:
+                    self._clean.pop(key, None)
+        return out  # type: ignore[return-value]
+
+
+_SCRUB_CACHE = ScrubCache()
+
+
 def redacted(record: "TelemetryRecord") -> "TelemetryRecord":
     """Every text of `record` scrubbed, then clipped to `LIMITS`."""
     names = ("project_id", "exception_type", "message", "url", "user_agent", "release", "environment", "correlation_id")
@@ -69,7 +116,7 @@ def redacted(record: "TelemetryRecord") -> "TelemetryRecord":
     for k, v in tag_items:
         texts.extend((k, v))
     texts.extend(record.sdk_fingerprint or ())
-    clean = iter(scrub_all(texts))
+    clean = iter(_SCRUB_CACHE.scrub_all(texts))
     fields = {}
     for n in names:
         value = _cut(next(clean), n)

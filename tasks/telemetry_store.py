@@ -6,13 +6,16 @@ UPDATE SET count = count + excluded.count`. Rows are written in key order, so co
 or several service processes) on PostgreSQL take row locks in one order and cannot deadlock; SQLite
 serialises writers itself. Either way no count is lost or doubled.
 
-`IngestBatcher` gathers records from many requests for a few milliseconds and writes them together. Its
-`submit` answers a future that resolves only after the batch's COMMIT: an acknowledged event is in the
+`IngestBatcher` gathers records from many requests (all that arrived while the last batch was written, or
+a few milliseconds' worth when idle) and writes them together. Its `submit` (threads) and `write` (event
+loops) answer a future that resolves only after the batch's COMMIT: an acknowledged event is in the
 database (a crash before the commit fails the future, and the request answers 503 so the SDK retries).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import queue
 import threading
 import time
@@ -21,6 +24,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import case
 from sqlalchemy.engine import Connection
 
@@ -103,10 +107,23 @@ _PG_RELAY = ("INSERT INTO telemetry_relay (event_id, payload, status, attempts, 
              "(%(event_id)s, %(payload)s, %(status)s, %(attempts)s, %(next_attempt_at)s) ON CONFLICT (event_id) DO NOTHING")
 
 
+def _json_text(value: Any) -> bytes | str:
+    """JSON for a json column: orjson (several times faster than the standard library's encoder), and the
+    standard library for what orjson refuses (a lone surrogate, a non-string key), so no row fails on it."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value)
+
+
 def _store_batch_postgresql(conn: Connection, ordered: list[Pending]) -> set[str]:
     """psycopg's pipelined executemany: one prepared statement per table, whatever the batch size
     (SQLAlchemy's multi-row VALUES is re-parsed by psycopg for every batch size, which costs more than the write)."""
-    from psycopg.types.json import Json
+    from functools import partial
+
+    from psycopg.types.json import Json as _Json
+
+    Json = partial(_Json, dumps=_json_text)
 
     cursor = conn.connection.driver_connection.cursor()
     try:
@@ -163,18 +180,35 @@ class BatcherClosed(RuntimeError):
     """The batcher is shutting down and takes nothing more."""
 
 
+# what waits for a record's write: a thread's Future, or an asyncio future with the loop it belongs to
+Waiter = Future | tuple[asyncio.AbstractEventLoop, asyncio.Future]
+
+
+def _settle(outcomes: list[tuple[asyncio.Future, bool | None, BaseException | None]]) -> None:
+    """On the requests' event loop: every waiting request of one batch answered in one wake-up."""
+    for future, new, exc in outcomes:
+        if future.cancelled():  # the client went away; the write stands
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(new)
+
+
 class IngestBatcher:
     """A writer thread that commits what requests submitted, in batches of up to `max_batch`.
 
-    `linger` is how long the writer waits for more records after the first one of a batch: with many
-    concurrent requests a batch fills up; a lone request pays at most `linger` seconds more.
+    `linger` is how long the writer waits for more records after the first one of an idle spell: with
+    many concurrent requests a batch fills up while the previous one is written; a lone request pays at
+    most `linger` seconds more. Requests on an event loop (`write`) are answered once per batch and loop
+    (one `call_soon_threadsafe`), not once per record, so the loop is woken once for a whole batch.
     """
 
     def __init__(self, database_url: str, *, linger: float = 0.003, max_batch: int = 500) -> None:
         self.database_url = database_url
         self.linger = linger
         self.max_batch = max_batch
-        self._queue: queue.Queue[tuple[Pending, Future] | None] = queue.Queue()
+        self._queue: queue.SimpleQueue[tuple[Pending, Waiter] | None] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="telemetry-writer", daemon=True)
         self._thread.start()
@@ -188,41 +222,74 @@ class IngestBatcher:
         self._queue.put((item, future))
         return future
 
-    def _take_batch(self) -> list[tuple[Pending, Future]] | None:
+    def write(self, item: Pending) -> asyncio.Future:
+        """From a coroutine: an asyncio future of `True` (new) or `False` (a repeat), set once committed."""
+        if self._closed:
+            raise BatcherClosed("telemetry writer is closed")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put((item, (loop, future)))
+        return future
+
+    def _drain(self, batch: list, stop: list[bool]) -> None:
+        while len(batch) < self.max_batch:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if nxt is None:
+                stop[0] = True
+                return
+            batch.append(nxt)
+
+    def _take_batch(self) -> tuple[list[tuple[Pending, Waiter]], bool]:
+        """What is queued (waiting for the first record), and whether the batcher was told to stop."""
+        stop = [False]
         first = self._queue.get()
         if first is None:
-            return None
+            return [], True
         batch = [first]
-        deadline = time.monotonic() + self.linger
-        while len(batch) < self.max_batch:
-            remaining = deadline - time.monotonic()
-            try:
-                nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if nxt is None:
-                self._queue.put(None)  # finish this batch, then stop
-                break
-            batch.append(nxt)
-        return batch
+        self._drain(batch, stop)
+        if not stop[0] and len(batch) < self.max_batch and self.linger > 0:
+            time.sleep(self.linger)  # one wait for stragglers, not one timed wait per record
+            self._drain(batch, stop)
+        return batch, stop[0]
 
     def _run(self) -> None:
         while True:
-            batch = self._take_batch()
-            if batch is None:
+            batch, stop = self._take_batch()
+            if batch:
+                self._write(batch)
+            if stop:
                 return
-            try:
-                new_ids = store_now(self.database_url, [item for item, _ in batch])
-            except BaseException as exc:  # noqa: BLE001 - handed to every waiting request, none is acknowledged
-                for _, future in batch:
-                    future.set_exception(exc)
-                continue
+
+    def _write(self, batch: list[tuple[Pending, Waiter]]) -> None:
+        try:
+            new_ids = store_now(self.database_url, [item for item, _ in batch])
+            failure: BaseException | None = None
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting request, none is acknowledged
+            new_ids, failure = set(), exc
+        else:
             self.batches += 1
-            seen: set[str] = set()
-            for item, future in batch:
-                eid = item.record.event_id
-                future.set_result(eid in new_ids and eid not in seen)
-                seen.add(eid)
+        seen: set[str] = set()
+        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+        for item, waiter in batch:
+            eid = item.record.event_id
+            new = eid in new_ids and eid not in seen
+            seen.add(eid)
+            if isinstance(waiter, Future):
+                if failure is not None:
+                    waiter.set_exception(failure)
+                else:
+                    waiter.set_result(new)
+            else:
+                loop, future = waiter
+                by_loop.setdefault(loop, []).append((future, new, failure))
+        for loop, outcomes in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, outcomes)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                pass
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop."""

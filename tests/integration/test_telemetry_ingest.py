@@ -258,3 +258,19 @@ def test_brotli_envelope_as_sentry_sdk_sends_it_when_brotli_is_installed(telemet
     assert answer.headers["access-control-allow-origin"] == "*"
     [event] = rows(database_url, TelemetryEvent)
     assert event.exception_type == "SessionExpired"
+
+
+def test_an_event_the_database_did_not_take_is_answered_503_not_acknowledged(telemetry_service, database_url, peers):
+    from sqlalchemy import text
+
+    from models.db import engine_for
+
+    svc = telemetry_service()
+    with engine_for(database_url).begin() as conn:  # the write of every batch fails from now on
+        conn.execute(text("DROP TABLE telemetry_event"))
+    answers = [httpx.post(f"{svc.url}/api/7/envelope/", content=with_event_id(recorded(peers, 1), uuid.uuid4().hex),
+                          headers=AUTH),
+               httpx.post(f"{svc.url}/api/telemetry/error", json=browser_report())]
+    assert [a.status_code for a in answers] == [503, 503]
+    assert all(int(a.headers["retry-after"]) >= 1 and "not stored" in a.json()["detail"] for a in answers)
+    assert rows(database_url, TelemetryGroup) == []

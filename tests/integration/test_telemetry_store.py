@@ -81,7 +81,9 @@ def test_batcher_acknowledges_after_commit_and_reports_repeats(database_url):
 
 
 def test_batcher_fails_every_waiting_request_when_the_write_fails(tmp_path):
-    url = f"sqlite:///{tmp_path / 'never-migrated.db'}"  # no tables: the write fails
+    url = f"sqlite:///{tmp_path / 'lost-its-table.db'}"
+    with engine_for(url).begin() as conn:  # migrated on first use, then the events table goes: the write fails
+        conn.execute(text("DROP TABLE telemetry_event"))
     batcher = IngestBatcher(url, linger=0.01)
     try:
         futures = [batcher.submit(Pending(record(uuid.uuid4().hex, 2, 0))) for _ in range(2)]
