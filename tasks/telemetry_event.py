@@ -105,13 +105,29 @@ class ScrubCache:
 _SCRUB_CACHE = ScrubCache()
 
 
+_FRAME_TEXTS = ("filename", "function", "module", "context_line")
+
+
+def _stack_key(frames: tuple[Frame, ...]) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for f in frames:
+        h.update(f"{f.filename}\x1e{f.function}\x1e{f.module}\x1e{f.context_line}\x1e{f.lineno}\x1e{f.in_app}\x1f"
+                 .encode("utf-8", "surrogatepass"))
+    return h.digest()
+
+
 def redacted(record: "TelemetryRecord") -> "TelemetryRecord":
-    """Every text of `record` scrubbed, then clipped to `LIMITS`."""
+    """Every text of `record` scrubbed, then clipped to `LIMITS`.
+
+    A stack seen before (every event of a group shares one) is taken scrubbed from `_CLEAN_STACKS`, keyed
+    by a digest of its raw frames; other short texts from `_SCRUB_CACHE`."""
     names = ("project_id", "exception_type", "message", "url", "user_agent", "release", "environment", "correlation_id")
     texts = [getattr(record, n) or "" for n in names]
-    frame_names = ("filename", "function", "module", "context_line")
-    for f in record.frames:
-        texts.extend(getattr(f, n) for n in frame_names)
+    stack_key = _stack_key(record.frames) if record.frames else b""
+    known_frames = _CLEAN_STACKS.get(stack_key) if record.frames else ()
+    if known_frames is None:
+        for f in record.frames:
+            texts.extend(getattr(f, n) for n in _FRAME_TEXTS)
     tag_items = list(record.tags.items())
     for k, v in tag_items:
         texts.extend((k, v))
@@ -121,17 +137,42 @@ def redacted(record: "TelemetryRecord") -> "TelemetryRecord":
     for n in names:
         value = _cut(next(clean), n)
         fields[n] = None if getattr(record, n) is None else value
-    frames = tuple(replace(f, **{n: _cut(next(clean), n) for n in frame_names}) for f in record.frames)
+    if known_frames is None:
+        known_frames = tuple(Frame(filename=_cut(next(clean), "filename"), function=_cut(next(clean), "function"),
+                                   module=_cut(next(clean), "module"), lineno=f.lineno, in_app=f.in_app,
+                                   context_line=_cut(next(clean), "context_line")) for f in record.frames)
+        if len(_CLEAN_STACKS) >= _MAX_STACKS:
+            for key in list(_CLEAN_STACKS)[: _MAX_STACKS // 2]:
+                _CLEAN_STACKS.pop(key, None)
+        _CLEAN_STACKS[stack_key] = known_frames
     tags = {}
     for k, _ in tag_items:
         key, value = _cut(next(clean), "tag_key"), _cut(next(clean), "tag_value")
         tags[key] = "[redacted]" if secret_key(k) else value
     sdk = tuple(_cut(next(clean), "fingerprint_entry") for _ in record.sdk_fingerprint or ()) or None
-    return replace(record, frames=frames, tags=tags, sdk_fingerprint=sdk, **fields)
+    return replace(record, frames=known_frames, tags=tags, sdk_fingerprint=sdk, **fields)
+
+
+_CLEAN_STACKS: dict[bytes, tuple[Frame, ...]] = {}  # digest of the raw frames -> the frames scrubbed and clipped
+_MAX_STACKS = 20_000
+
+
+def _storable(text: str) -> str:
+    """Text every database takes: no NUL (PostgreSQL's text refuses it) and no lone surrogate (not UTF-8), so one
+    odd event cannot fail the batch it is written with."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def _cut(text: str, limit_name: str) -> str:
     """Cut already-scrubbed text to its limit."""
+    text = _storable(text)
     limit = LIMITS[limit_name]
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from sqlalchemy import case
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from models.db import engine_for
 from models.telemetry import TelemetryEvent, TelemetryGroup, TelemetryRelay
@@ -96,54 +97,72 @@ _EVENT_COLUMNS = ("event_id", "fingerprint", "project_id", "received_at", "sourc
                   "stack", "url", "user_agent", "release", "environment", "session_id", "correlation_id", "tags")
 _GROUP_COLUMNS = ("fingerprint", "project_id", "title", "exception_type", "level", "count", "first_seen", "last_seen",
                   "sample", "status")
-_PG_EVENTS = (f"INSERT INTO telemetry_event ({', '.join(_EVENT_COLUMNS)}) VALUES "
-              f"({', '.join(f'%({c})s' for c in _EVENT_COLUMNS)}) ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
-_PG_GROUPS = (f"INSERT INTO telemetry_group ({', '.join(_GROUP_COLUMNS)}) VALUES "
-              f"({', '.join(f'%({c})s' for c in _GROUP_COLUMNS)}) ON CONFLICT (fingerprint) DO UPDATE SET "
-              "count = telemetry_group.count + excluded.count, "
-              "last_seen = greatest(telemetry_group.last_seen, excluded.last_seen), "
-              "first_seen = least(telemetry_group.first_seen, excluded.first_seen)")
-_PG_RELAY = ("INSERT INTO telemetry_relay (event_id, payload, status, attempts, next_attempt_at) VALUES "
-             "(%(event_id)s, %(payload)s, %(status)s, %(attempts)s, %(next_attempt_at)s) ON CONFLICT (event_id) DO NOTHING")
+_TEXT_COLUMNS = tuple(c for c in _EVENT_COLUMNS if c not in ("received_at", "tags"))
+_GROUP_FIELDS = ("fingerprint", "project_id", "title", "exception_type", "level", "sample")
+# One statement, one round trip per batch, its text the same whatever the batch size (so prepared once):
+# the batch arrives as one array per column. New events are those the insert RETURNS (a repeat of a stored
+# event id conflicts and is not), and only those are counted into their groups and put in the relay outbox.
+# Rows are inserted in key order (event id, then fingerprint), so concurrent batches lock in one order.
+_PG_BATCH = f"""
+WITH batch AS (
+    SELECT * FROM unnest({", ".join(f"%({c})b::text[]" for c in _TEXT_COLUMNS)}, %(received_at)b::timestamptz[],
+                         %(tags)b::text[], %(relay)b::text[]) WITH ORDINALITY
+        AS b({", ".join(_TEXT_COLUMNS)}, received_at, tags, relay, ord)
+), new AS (
+    INSERT INTO telemetry_event ({", ".join(_EVENT_COLUMNS)})
+    SELECT {", ".join(c if c != "tags" else "tags::json" for c in _EVENT_COLUMNS)} FROM batch ORDER BY ord
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id, fingerprint, received_at
+), counted AS (
+    SELECT fingerprint, count(*) AS n, min(received_at) AS first_seen, max(received_at) AS last_seen
+    FROM new GROUP BY fingerprint
+), grouped AS (
+    INSERT INTO telemetry_group ({", ".join(_GROUP_COLUMNS)})
+    SELECT c.fingerprint, g.project_id, g.title, g.exception_type, g.level, c.n, c.first_seen, c.last_seen,
+           g.sample::json, 'new'
+    FROM counted c
+    JOIN unnest({", ".join(f"%(group_{c})b::text[]" for c in _GROUP_FIELDS)}) AS g({", ".join(_GROUP_FIELDS)})
+        USING (fingerprint)
+    ORDER BY c.fingerprint
+    ON CONFLICT (fingerprint) DO UPDATE SET
+        count = telemetry_group.count + excluded.count,
+        last_seen = greatest(telemetry_group.last_seen, excluded.last_seen),
+        first_seen = least(telemetry_group.first_seen, excluded.first_seen)
+), relayed AS (
+    INSERT INTO telemetry_relay (event_id, payload, status, attempts, next_attempt_at)
+    SELECT b.event_id, b.relay::json, 'pending', 0, b.received_at
+    FROM new JOIN batch b USING (event_id) WHERE b.relay IS NOT NULL ORDER BY b.event_id
+    ON CONFLICT (event_id) DO NOTHING
+)
+SELECT event_id FROM new
+"""
 
 
-def _json_text(value: Any) -> bytes | str:
-    """JSON for a json column: orjson (several times faster than the standard library's encoder), and the
-    standard library for what orjson refuses (a lone surrogate, a non-string key), so no row fails on it."""
+def _json_text(value: Any) -> str:
+    """JSON text for a json column: orjson (several times faster than the standard library's encoder), and the
+    standard library for what orjson refuses (a non-string key, say), so no row fails on it."""
     try:
-        return orjson.dumps(value)
+        return orjson.dumps(value).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(value)
 
 
 def _store_batch_postgresql(conn: Connection, ordered: list[Pending]) -> set[str]:
-    """psycopg's pipelined executemany: one prepared statement per table, whatever the batch size
-    (SQLAlchemy's multi-row VALUES is re-parsed by psycopg for every batch size, which costs more than the write)."""
-    from functools import partial
-
-    from psycopg.types.json import Json as _Json
-
-    Json = partial(_Json, dumps=_json_text)
-
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        events = [dict(_event_row(p.record), tags=Json(p.record.tags)) for p in ordered]
-        cursor.executemany(_PG_EVENTS, events, returning=True)
-        new_ids: set[str] = set()
-        while True:
-            new_ids.update(row[0] for row in cursor.fetchall())
-            if not cursor.nextset():
-                break
-        fresh = [p for p in ordered if p.record.event_id in new_ids]
-        if fresh:
-            cursor.executemany(_PG_GROUPS, [dict(g, sample=Json(g["sample"])) for g in _group_rows(p.record for p in fresh)])
-            relay = [{"event_id": p.record.event_id, "payload": Json(p.relay_payload), "status": "pending",
-                      "attempts": 0, "next_attempt_at": p.record.received_at} for p in fresh if p.relay_payload is not None]
-            if relay:
-                cursor.executemany(_PG_RELAY, relay)
-        return new_ids
-    finally:
-        cursor.close()
+    """The whole batch in one statement (`_PG_BATCH`): no per-row round trips, and no pipeline, whose sync
+    mode polls the socket for as long as the server works (CPU and GIL the requests needed)."""
+    records = [p.record for p in ordered]
+    params: dict[str, list] = {c: [getattr(r, c) for r in records] for c in _TEXT_COLUMNS}
+    params["received_at"] = [r.received_at for r in records]
+    params["tags"] = [_json_text(r.tags) for r in records]
+    params["relay"] = [None if p.relay_payload is None else _json_text(p.relay_payload) for p in ordered]
+    candidates: dict[str, TelemetryRecord] = {}
+    for r in records:
+        candidates.setdefault(r.fingerprint, r)  # a group's sample is its first event in this batch
+    groups = [candidates[fp] for fp in sorted(candidates)]
+    for c in _GROUP_FIELDS:
+        params[f"group_{c}"] = [_json_text(r.sample()) if c == "sample" else getattr(r, c) for r in groups]
+    with conn.connection.driver_connection.cursor() as cursor:
+        return {row[0] for row in cursor.execute(_PG_BATCH, params)}
 
 
 def store_batch(conn: Connection, items: Sequence[Pending]) -> set[str]:
@@ -196,22 +215,32 @@ def _settle(outcomes: list[tuple[asyncio.Future, bool | None, BaseException | No
 
 
 class IngestBatcher:
-    """A writer thread that commits what requests submitted, in batches of up to `max_batch`.
+    """Writer threads that commit what requests submitted, in batches of up to `max_batch`.
 
-    `linger` is how long the writer waits for more records after the first one of an idle spell: with
-    many concurrent requests a batch fills up while the previous one is written; a lone request pays at
-    most `linger` seconds more. Requests on an event loop (`write`) are answered once per batch and loop
-    (one `call_soon_threadsafe`), not once per record, so the loop is woken once for a whole batch.
+    A batch is what was queued when a writer became free: with many concurrent requests it fills up while
+    the previous one is written. `linger` (off by default) makes a writer wait that long for stragglers
+    after the first record of an idle spell. Requests on an event loop (`write`) are answered once per batch
+    and loop (one `call_soon_threadsafe`), not once per record, so the loop is woken once for a whole batch.
+
+    On PostgreSQL two writers (`writers`), each on its own connection: a COMMIT waits for the disk (an fsync,
+    10 ms and more here), and while one writer waits the other sends its batch. They cannot deadlock: each
+    batch inserts its events, then upserts its groups, each in key order (see `_PG_BATCH`). SQLite takes
+    one writer at a time anyway, so there it is one.
     """
 
-    def __init__(self, database_url: str, *, linger: float = 0.003, max_batch: int = 500) -> None:
+    def __init__(self, database_url: str, *, linger: float = 0.0, max_batch: int = 500,
+                 writers: int | None = None) -> None:
         self.database_url = database_url
         self.linger = linger
         self.max_batch = max_batch
+        self.writers = writers or (2 if database_url.startswith("postgres") else 1)
         self._queue: queue.SimpleQueue[tuple[Pending, Waiter] | None] = queue.SimpleQueue()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="telemetry-writer", daemon=True)
-        self._thread.start()
+        self._local = threading.local()  # each writer's own connection
+        self._threads = [threading.Thread(target=self._run, name=f"telemetry-writer-{i}", daemon=True)
+                         for i in range(self.writers)]
+        for thread in self._threads:
+            thread.start()
         self.batches = 0
 
     def submit(self, item: Pending) -> Future:
@@ -261,11 +290,39 @@ class IngestBatcher:
             if batch:
                 self._write(batch)
             if stop:
+                self._drop_connection()
                 return
+
+    def _store(self, items: list[Pending]) -> set[str]:
+        """One transaction on the writer's own connection (no pool checkout and ping per batch); a connection
+        the database dropped is replaced and the batch written again once (writes are idempotent by event id)."""
+        for attempt in (1, 2):
+            conn = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._local.conn = engine_for(self.database_url).connect()
+            try:
+                with conn.begin():
+                    return store_batch(conn, items)
+            except DBAPIError as exc:
+                self._drop_connection()
+                if not exc.connection_invalidated or attempt == 2:
+                    raise
+            except BaseException:
+                self._drop_connection()
+                raise
+        raise AssertionError("unreachable")
+
+    def _drop_connection(self) -> None:
+        conn, self._local.conn = getattr(self._local, "conn", None), None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                pass
 
     def _write(self, batch: list[tuple[Pending, Waiter]]) -> None:
         try:
-            new_ids = store_now(self.database_url, [item for item, _ in batch])
+            new_ids = self._store([item for item, _ in batch])
             failure: BaseException | None = None
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting request, none is acknowledged
             new_ids, failure = set(), exc
@@ -295,8 +352,11 @@ class IngestBatcher:
         """Write what is queued, then stop."""
         if not self._closed:
             self._closed = True
-            self._queue.put(None)
-            self._thread.join(timeout)
+            for _ in self._threads:
+                self._queue.put(None)  # one stop for each writer, after what is queued
+            deadline = time.monotonic() + timeout
+            for thread in self._threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
 
 _batchers: dict[str, IngestBatcher] = {}
