@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime
 from typing import Any, Literal
@@ -150,7 +150,9 @@ def redacted(record: "TelemetryRecord") -> "TelemetryRecord":
         key, value = _cut(next(clean), "tag_key"), _cut(next(clean), "tag_value")
         tags[key] = "[redacted]" if secret_key(k) else value
     sdk = tuple(_cut(next(clean), "fingerprint_entry") for _ in record.sdk_fingerprint or ()) or None
-    return replace(record, frames=known_frames, tags=tags, sdk_fingerprint=sdk, **fields)
+    return TelemetryRecord(event_id=record.event_id, source=record.source, received_at=record.received_at,
+                           level=record.level, session_id=record.session_id, frames=known_frames, tags=tags,
+                           sdk_fingerprint=sdk, **fields)  # built, not `replace`d: a third of this function's time
 
 
 _CLEAN_STACKS: dict[bytes, tuple[Frame, ...]] = {}  # digest of the raw frames -> the frames scrubbed and clipped
