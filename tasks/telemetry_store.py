@@ -222,10 +222,11 @@ class IngestBatcher:
     after the first record of an idle spell. Requests on an event loop (`write`) are answered once per batch
     and loop (one `call_soon_threadsafe`), not once per record, so the loop is woken once for a whole batch.
 
-    On PostgreSQL two writers (`writers`), each on its own connection: a COMMIT waits for the disk (an fsync,
-    10 ms and more here), and while one writer waits the other sends its batch. They cannot deadlock: each
-    batch inserts its events, then upserts its groups, each in key order (see `_PG_BATCH`). SQLite takes
-    one writer at a time anyway, so there it is one.
+    On PostgreSQL two writers (`writers`), each on its own connection and its own share of the fingerprints:
+    a COMMIT waits for the disk (an fsync, 10 ms and more here), and while one writer waits the other writes,
+    and PostgreSQL flushes concurrent commits together. Writers of other processes share groups with these;
+    they cannot deadlock: each batch inserts its events, then upserts its groups, each in key order (see
+    `_PG_BATCH`). SQLite takes one writer at a time anyway, so there it is one.
     """
 
     def __init__(self, database_url: str, *, linger: float = 0.0, max_batch: int = 500,
@@ -234,11 +235,14 @@ class IngestBatcher:
         self.linger = linger
         self.max_batch = max_batch
         self.writers = writers or (2 if database_url.startswith("postgres") else 1)
-        self._queue: queue.SimpleQueue[tuple[Pending, Waiter] | None] = queue.SimpleQueue()
+        # one queue per writer, a record's writer chosen by its fingerprint: two writers' batches then never
+        # touch the same group rows, so neither waits for the other's row locks (held until its fsync ends)
+        self._queues: list[queue.SimpleQueue[tuple[Pending, Waiter] | None]] = [
+            queue.SimpleQueue() for _ in range(self.writers)]
         self._closed = False
         self._local = threading.local()  # each writer's own connection
-        self._threads = [threading.Thread(target=self._run, name=f"telemetry-writer-{i}", daemon=True)
-                         for i in range(self.writers)]
+        self._threads = [threading.Thread(target=self._run, args=(own,), name=f"telemetry-writer-{i}", daemon=True)
+                         for i, own in enumerate(self._queues)]
         for thread in self._threads:
             thread.start()
         self.batches = 0
@@ -248,7 +252,7 @@ class IngestBatcher:
         if self._closed:
             raise BatcherClosed("telemetry writer is closed")
         future: Future = Future()
-        self._queue.put((item, future))
+        self._queue_of(item).put((item, future))
         return future
 
     def write(self, item: Pending) -> asyncio.Future:
@@ -257,13 +261,18 @@ class IngestBatcher:
             raise BatcherClosed("telemetry writer is closed")
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put((item, (loop, future)))
+        self._queue_of(item).put((item, (loop, future)))
         return future
 
-    def _drain(self, batch: list, stop: list[bool]) -> None:
+    def _queue_of(self, item: Pending) -> queue.SimpleQueue:
+        if len(self._queues) == 1:
+            return self._queues[0]
+        return self._queues[int(item.record.fingerprint[:8], 16) % len(self._queues)]
+
+    def _drain(self, own: queue.SimpleQueue, batch: list, stop: list[bool]) -> None:
         while len(batch) < self.max_batch:
             try:
-                nxt = self._queue.get_nowait()
+                nxt = own.get_nowait()
             except queue.Empty:
                 return
             if nxt is None:
@@ -271,22 +280,22 @@ class IngestBatcher:
                 return
             batch.append(nxt)
 
-    def _take_batch(self) -> tuple[list[tuple[Pending, Waiter]], bool]:
+    def _take_batch(self, own: queue.SimpleQueue) -> tuple[list[tuple[Pending, Waiter]], bool]:
         """What is queued (waiting for the first record), and whether the batcher was told to stop."""
         stop = [False]
-        first = self._queue.get()
+        first = own.get()
         if first is None:
             return [], True
         batch = [first]
-        self._drain(batch, stop)
+        self._drain(own, batch, stop)
         if not stop[0] and len(batch) < self.max_batch and self.linger > 0:
             time.sleep(self.linger)  # one wait for stragglers, not one timed wait per record
-            self._drain(batch, stop)
+            self._drain(own, batch, stop)
         return batch, stop[0]
 
-    def _run(self) -> None:
+    def _run(self, own: queue.SimpleQueue) -> None:
         while True:
-            batch, stop = self._take_batch()
+            batch, stop = self._take_batch(own)
             if batch:
                 self._write(batch)
             if stop:
@@ -352,8 +361,8 @@ class IngestBatcher:
         """Write what is queued, then stop."""
         if not self._closed:
             self._closed = True
-            for _ in self._threads:
-                self._queue.put(None)  # one stop for each writer, after what is queued
+            for own in self._queues:
+                own.put(None)  # each writer stops after what is queued for it
             deadline = time.monotonic() + timeout
             for thread in self._threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
