@@ -2,8 +2,10 @@
 clients on loopback, on SQLite and PostgreSQL, then a check that what is stored equals what was accepted.
 
 The service runs as its own uvicorn process (so clients and server do not share one GIL); the clients are
-asyncio keep-alive connections that send pre-built envelopes, as SDKs in many apps would. Prints events/s
-and p50/p99 per database; asserts only the counts, never timings.
+asyncio keep-alive connections (on uvloop when installed) in this one process, sending pre-built envelopes
+as SDKs in many apps would; each event says its own numbers and ids in its message, as real errors do.
+Prints events/s and p50/p99 per database, the CPU per event of the service, of the load generator and of
+PostgreSQL's backends, and the load average (the cores are shared); asserts only the counts, never timings.
 
     .venv/bin/python bench/telemetry_ingest.py [--envelopes 20000] [--clients 32] [--workers 1] [--db sqlite,postgresql]
 """
@@ -15,6 +17,7 @@ import asyncio
 import gzip
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -41,7 +44,11 @@ def build_envelopes(n: int, fingerprints: int) -> list[bytes]:
     for i in range(n):
         eid = uuid.uuid4().hex
         event["event_id"] = eid
-        event["exception"]["values"][0]["type"] = f"BenchError{i % fingerprints}"
+        kind = i % fingerprints
+        event["exception"]["values"][0]["type"] = f"BenchError{kind}"
+        # each occurrence says its own numbers and ids, as real errors do (the fingerprint normalises them away)
+        event["exception"]["values"][0]["value"] = (f"Connection timeout to PostgreSQL at db.internal:5432 "
+                                                    f"(attempt {i % 7 + 1}, pool=main, order {i * 7919 % 1_000_003}, user u{i % 5000}, {i % 997} ms)")
         body = json.dumps(event).encode()
         head = json.loads(header)
         head["event_id"] = eid
@@ -109,6 +116,20 @@ async def drive(port: int, envelopes: list[bytes], clients: int) -> tuple[float,
     return time.perf_counter() - started, latencies, statuses
 
 
+def run_loop(coro):
+    """The clients' event loop: uvloop when installed (what the service runs on too), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def free_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -155,6 +176,30 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def process_cpu_seconds(pids: list[int]) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def database_cpu_seconds(url: str) -> float:
+    """CPU of the PostgreSQL backends serving `url` (0 for SQLite, which runs inside the service)."""
+    if not url.startswith("postgresql"):
+        return 0.0
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+        pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))]
+    return process_cpu_seconds(pids)
+
+
 def make_database(kind: str, tmp: Path) -> tuple[str, callable]:
     from models.db import upgrade
 
@@ -196,10 +241,12 @@ def run(kind: str, envelopes: list[bytes], clients: int, workers: int, fingerpri
         url, drop = make_database(kind, Path(tmp))
         proc, port, sock = start_service(url, workers)
         try:
-            asyncio.run(drive(port, envelopes[:200], clients))  # warm-up, not measured (counted in the check)
-            cpu_before = cpu_seconds(proc.pid)
-            elapsed, latencies, statuses = asyncio.run(drive(port, envelopes[200:], clients))
-            cpu = cpu_seconds(proc.pid) - cpu_before
+            run_loop(drive(port, envelopes[:200], clients))  # warm-up, not measured (counted in the check)
+            cpu_before, own_before, load_before = cpu_seconds(proc.pid), own_cpu_seconds(), os.getloadavg()[0]
+            db_before = database_cpu_seconds(url)
+            elapsed, latencies, statuses = run_loop(drive(port, envelopes[200:], clients))
+            cpu, own = cpu_seconds(proc.pid) - cpu_before, own_cpu_seconds() - own_before
+            db_cpu = database_cpu_seconds(url) - db_before
         finally:
             proc.terminate()
             proc.wait(30)
@@ -215,7 +262,11 @@ def run(kind: str, envelopes: list[bytes], clients: int, workers: int, fingerpri
     accepted_total = accepted + 200
     load = os.getloadavg()[0]
     print(f"{'':<11} service CPU {cpu * 1000 / len(latencies):.2f} ms per event (≈ {len(latencies) / cpu:.0f} events/s "
-          f"per busy core); load average {load:.1f} on {os.cpu_count()} cores during the run")
+          f"per busy core); load generator CPU {own * 1000 / len(latencies):.2f} ms per event "
+          f"({own / elapsed * 100:.0f}% of a core); load average {load_before:.1f} before, {load:.1f} after the run "
+          f"on {os.cpu_count()} cores")
+    if db_cpu:
+        print(f"{'':<11} PostgreSQL backends' CPU {db_cpu * 1000 / len(latencies):.2f} ms per event")
     print(f"{'':<11} accepted {accepted_total}, events stored {events}, counted in groups {counted}, groups {groups}")
     if not (events == counted == accepted_total and groups == fingerprints):
         raise SystemExit(f"{kind}: stored counts differ from accepted ({accepted_total})")

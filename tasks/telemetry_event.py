@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime
 from typing import Any, Literal
@@ -58,33 +58,123 @@ def scrub_all(texts: list[str]) -> list[str]:
     return out if len(out) == len(texts) else [scrub(t) for t in texts]
 
 
+class ScrubCache:
+    """Scrubbed forms of short texts that recur from event to event (file and function names, modules,
+    context lines, releases, user agents, tag values), so each is scrubbed once rather than once per event.
+
+    Keyed by a BLAKE2b digest of the raw text: the cache holds no raw text, only what is already scrubbed.
+    Bounded: past `max_entries` the oldest half is forgotten. Texts longer than `max_length` (messages,
+    mostly unique) are always scrubbed afresh. The scrubber is pure, so a cached answer is the answer.
+    """
+
+    def __init__(self, max_entries: int = 50_000, max_length: int = 512) -> None:
+        self.max_entries, self.max_length = max_entries, max_length
+        self._clean: dict[bytes, str] = {}
+
+    @staticmethod
+    def _key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def scrub_all(self, texts: list[str]) -> list[str]:
+        out: list[str | None] = [None] * len(texts)
+        misses: list[int] = []
+        keys: dict[int, bytes] = {}
+        for i, text in enumerate(texts):
+            if not text:
+                out[i] = text
+            elif len(text) > self.max_length:
+                misses.append(i)
+            else:
+                key = keys[i] = self._key(text)
+                hit = self._clean.get(key)
+                if hit is None:
+                    misses.append(i)
+                else:
+                    out[i] = hit
+        if misses:
+            for i, clean in zip(misses, scrub_all([texts[i] for i in misses])):
+                out[i] = clean
+                if i in keys:
+                    self._clean[keys[i]] = clean
+            if len(self._clean) > self.max_entries:
+                for key in list(self._clean)[: len(self._clean) // 2]:
+                    self._clean.pop(key, None)
+        return out  # type: ignore[return-value]
+
+
+_SCRUB_CACHE = ScrubCache()
+
+
+_FRAME_TEXTS = ("filename", "function", "module", "context_line")
+
+
+def _stack_key(frames: tuple[Frame, ...]) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for f in frames:
+        h.update(f"{f.filename}\x1e{f.function}\x1e{f.module}\x1e{f.context_line}\x1e{f.lineno}\x1e{f.in_app}\x1f"
+                 .encode("utf-8", "surrogatepass"))
+    return h.digest()
+
+
 def redacted(record: "TelemetryRecord") -> "TelemetryRecord":
-    """Every text of `record` scrubbed, then clipped to `LIMITS`."""
+    """Every text of `record` scrubbed, then clipped to `LIMITS`.
+
+    A stack seen before (every event of a group shares one) is taken scrubbed from `_CLEAN_STACKS`, keyed
+    by a digest of its raw frames; other short texts from `_SCRUB_CACHE`."""
     names = ("project_id", "exception_type", "message", "url", "user_agent", "release", "environment", "correlation_id")
     texts = [getattr(record, n) or "" for n in names]
-    frame_names = ("filename", "function", "module", "context_line")
-    for f in record.frames:
-        texts.extend(getattr(f, n) for n in frame_names)
+    stack_key = _stack_key(record.frames) if record.frames else b""
+    known_frames = _CLEAN_STACKS.get(stack_key) if record.frames else ()
+    if known_frames is None:
+        for f in record.frames:
+            texts.extend(getattr(f, n) for n in _FRAME_TEXTS)
     tag_items = list(record.tags.items())
     for k, v in tag_items:
         texts.extend((k, v))
     texts.extend(record.sdk_fingerprint or ())
-    clean = iter(scrub_all(texts))
+    clean = iter(_SCRUB_CACHE.scrub_all(texts))
     fields = {}
     for n in names:
         value = _cut(next(clean), n)
         fields[n] = None if getattr(record, n) is None else value
-    frames = tuple(replace(f, **{n: _cut(next(clean), n) for n in frame_names}) for f in record.frames)
+    if known_frames is None:
+        known_frames = tuple(Frame(filename=_cut(next(clean), "filename"), function=_cut(next(clean), "function"),
+                                   module=_cut(next(clean), "module"), lineno=f.lineno, in_app=f.in_app,
+                                   context_line=_cut(next(clean), "context_line")) for f in record.frames)
+        if len(_CLEAN_STACKS) >= _MAX_STACKS:
+            for key in list(_CLEAN_STACKS)[: _MAX_STACKS // 2]:
+                _CLEAN_STACKS.pop(key, None)
+        _CLEAN_STACKS[stack_key] = known_frames
     tags = {}
     for k, _ in tag_items:
         key, value = _cut(next(clean), "tag_key"), _cut(next(clean), "tag_value")
         tags[key] = "[redacted]" if secret_key(k) else value
     sdk = tuple(_cut(next(clean), "fingerprint_entry") for _ in record.sdk_fingerprint or ()) or None
-    return replace(record, frames=frames, tags=tags, sdk_fingerprint=sdk, **fields)
+    return TelemetryRecord(event_id=record.event_id, source=record.source, received_at=record.received_at,
+                           level=record.level, session_id=record.session_id, frames=known_frames, tags=tags,
+                           sdk_fingerprint=sdk, **fields)  # built, not `replace`d: a third of this function's time
+
+
+_CLEAN_STACKS: dict[bytes, tuple[Frame, ...]] = {}  # digest of the raw frames -> the frames scrubbed and clipped
+_MAX_STACKS = 20_000
+
+
+def _storable(text: str) -> str:
+    """Text every database takes: no NUL (PostgreSQL's text refuses it) and no lone surrogate (not UTF-8), so one
+    odd event cannot fail the batch it is written with."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def _cut(text: str, limit_name: str) -> str:
     """Cut already-scrubbed text to its limit."""
+    text = _storable(text)
     limit = LIMITS[limit_name]
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -8,6 +8,7 @@ its `{{ default }}` entry stands for these components. Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -50,6 +51,7 @@ def normalise_message(message: str) -> str:
     return _SPACE.sub(" ", text).strip().lower()
 
 
+@functools.lru_cache(maxsize=65_536)  # frames are immutable and recur in every event of their group
 def frame_key(frame: Frame) -> str:
     """Where a frame is, stable across hosts, deploys and line moves."""
     where = frame.module or frame.filename

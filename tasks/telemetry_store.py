@@ -6,13 +6,16 @@ UPDATE SET count = count + excluded.count`. Rows are written in key order, so co
 or several service processes) on PostgreSQL take row locks in one order and cannot deadlock; SQLite
 serialises writers itself. Either way no count is lost or doubled.
 
-`IngestBatcher` gathers records from many requests for a few milliseconds and writes them together. Its
-`submit` answers a future that resolves only after the batch's COMMIT: an acknowledged event is in the
+`IngestBatcher` gathers records from many requests (all that arrived while the last batch was written, or
+a few milliseconds' worth when idle) and writes them together. Its `submit` (threads) and `write` (event
+loops) answer a future that resolves only after the batch's COMMIT: an acknowledged event is in the
 database (a crash before the commit fails the future, and the request answers 503 so the SDK retries).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import queue
 import threading
 import time
@@ -21,8 +24,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import case
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from models.db import engine_for
 from models.telemetry import TelemetryEvent, TelemetryGroup, TelemetryRelay
@@ -92,41 +97,72 @@ _EVENT_COLUMNS = ("event_id", "fingerprint", "project_id", "received_at", "sourc
                   "stack", "url", "user_agent", "release", "environment", "session_id", "correlation_id", "tags")
 _GROUP_COLUMNS = ("fingerprint", "project_id", "title", "exception_type", "level", "count", "first_seen", "last_seen",
                   "sample", "status")
-_PG_EVENTS = (f"INSERT INTO telemetry_event ({', '.join(_EVENT_COLUMNS)}) VALUES "
-              f"({', '.join(f'%({c})s' for c in _EVENT_COLUMNS)}) ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
-_PG_GROUPS = (f"INSERT INTO telemetry_group ({', '.join(_GROUP_COLUMNS)}) VALUES "
-              f"({', '.join(f'%({c})s' for c in _GROUP_COLUMNS)}) ON CONFLICT (fingerprint) DO UPDATE SET "
-              "count = telemetry_group.count + excluded.count, "
-              "last_seen = greatest(telemetry_group.last_seen, excluded.last_seen), "
-              "first_seen = least(telemetry_group.first_seen, excluded.first_seen)")
-_PG_RELAY = ("INSERT INTO telemetry_relay (event_id, payload, status, attempts, next_attempt_at) VALUES "
-             "(%(event_id)s, %(payload)s, %(status)s, %(attempts)s, %(next_attempt_at)s) ON CONFLICT (event_id) DO NOTHING")
+_TEXT_COLUMNS = tuple(c for c in _EVENT_COLUMNS if c not in ("received_at", "tags"))
+_GROUP_FIELDS = ("fingerprint", "project_id", "title", "exception_type", "level", "sample")
+# One statement, one round trip per batch, its text the same whatever the batch size (so prepared once):
+# the batch arrives as one array per column. New events are those the insert RETURNS (a repeat of a stored
+# event id conflicts and is not), and only those are counted into their groups and put in the relay outbox.
+# Rows are inserted in key order (event id, then fingerprint), so concurrent batches lock in one order.
+_PG_BATCH = f"""
+WITH batch AS (
+    SELECT * FROM unnest({", ".join(f"%({c})b::text[]" for c in _TEXT_COLUMNS)}, %(received_at)b::timestamptz[],
+                         %(tags)b::text[], %(relay)b::text[]) WITH ORDINALITY
+        AS b({", ".join(_TEXT_COLUMNS)}, received_at, tags, relay, ord)
+), new AS (
+    INSERT INTO telemetry_event ({", ".join(_EVENT_COLUMNS)})
+    SELECT {", ".join(c if c != "tags" else "tags::json" for c in _EVENT_COLUMNS)} FROM batch ORDER BY ord
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id, fingerprint, received_at
+), counted AS (
+    SELECT fingerprint, count(*) AS n, min(received_at) AS first_seen, max(received_at) AS last_seen
+    FROM new GROUP BY fingerprint
+), grouped AS (
+    INSERT INTO telemetry_group ({", ".join(_GROUP_COLUMNS)})
+    SELECT c.fingerprint, g.project_id, g.title, g.exception_type, g.level, c.n, c.first_seen, c.last_seen,
+           g.sample::json, 'new'
+    FROM counted c
+    JOIN unnest({", ".join(f"%(group_{c})b::text[]" for c in _GROUP_FIELDS)}) AS g({", ".join(_GROUP_FIELDS)})
+        USING (fingerprint)
+    ORDER BY c.fingerprint
+    ON CONFLICT (fingerprint) DO UPDATE SET
+        count = telemetry_group.count + excluded.count,
+        last_seen = greatest(telemetry_group.last_seen, excluded.last_seen),
+        first_seen = least(telemetry_group.first_seen, excluded.first_seen)
+), relayed AS (
+    INSERT INTO telemetry_relay (event_id, payload, status, attempts, next_attempt_at)
+    SELECT b.event_id, b.relay::json, 'pending', 0, b.received_at
+    FROM new JOIN batch b USING (event_id) WHERE b.relay IS NOT NULL ORDER BY b.event_id
+    ON CONFLICT (event_id) DO NOTHING
+)
+SELECT event_id FROM new
+"""
+
+
+def _json_text(value: Any) -> str:
+    """JSON text for a json column: orjson (several times faster than the standard library's encoder), and the
+    standard library for what orjson refuses (a non-string key, say), so no row fails on it."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value)
 
 
 def _store_batch_postgresql(conn: Connection, ordered: list[Pending]) -> set[str]:
-    """psycopg's pipelined executemany: one prepared statement per table, whatever the batch size
-    (SQLAlchemy's multi-row VALUES is re-parsed by psycopg for every batch size, which costs more than the write)."""
-    from psycopg.types.json import Json
-
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        events = [dict(_event_row(p.record), tags=Json(p.record.tags)) for p in ordered]
-        cursor.executemany(_PG_EVENTS, events, returning=True)
-        new_ids: set[str] = set()
-        while True:
-            new_ids.update(row[0] for row in cursor.fetchall())
-            if not cursor.nextset():
-                break
-        fresh = [p for p in ordered if p.record.event_id in new_ids]
-        if fresh:
-            cursor.executemany(_PG_GROUPS, [dict(g, sample=Json(g["sample"])) for g in _group_rows(p.record for p in fresh)])
-            relay = [{"event_id": p.record.event_id, "payload": Json(p.relay_payload), "status": "pending",
-                      "attempts": 0, "next_attempt_at": p.record.received_at} for p in fresh if p.relay_payload is not None]
-            if relay:
-                cursor.executemany(_PG_RELAY, relay)
-        return new_ids
-    finally:
-        cursor.close()
+    """The whole batch in one statement (`_PG_BATCH`): no per-row round trips, and no pipeline, whose sync
+    mode polls the socket for as long as the server works (CPU and GIL the requests needed)."""
+    records = [p.record for p in ordered]
+    params: dict[str, list] = {c: [getattr(r, c) for r in records] for c in _TEXT_COLUMNS}
+    params["received_at"] = [r.received_at for r in records]
+    params["tags"] = [_json_text(r.tags) for r in records]
+    params["relay"] = [None if p.relay_payload is None else _json_text(p.relay_payload) for p in ordered]
+    candidates: dict[str, TelemetryRecord] = {}
+    for r in records:
+        candidates.setdefault(r.fingerprint, r)  # a group's sample is its first event in this batch
+    groups = [candidates[fp] for fp in sorted(candidates)]
+    for c in _GROUP_FIELDS:
+        params[f"group_{c}"] = [_json_text(r.sample()) if c == "sample" else getattr(r, c) for r in groups]
+    with conn.connection.driver_connection.cursor() as cursor:
+        return {row[0] for row in cursor.execute(_PG_BATCH, params)}
 
 
 def store_batch(conn: Connection, items: Sequence[Pending]) -> set[str]:
@@ -163,21 +199,52 @@ class BatcherClosed(RuntimeError):
     """The batcher is shutting down and takes nothing more."""
 
 
-class IngestBatcher:
-    """A writer thread that commits what requests submitted, in batches of up to `max_batch`.
+# what waits for a record's write: a thread's Future, or an asyncio future with the loop it belongs to
+Waiter = Future | tuple[asyncio.AbstractEventLoop, asyncio.Future]
 
-    `linger` is how long the writer waits for more records after the first one of a batch: with many
-    concurrent requests a batch fills up; a lone request pays at most `linger` seconds more.
+
+def _settle(outcomes: list[tuple[asyncio.Future, bool | None, BaseException | None]]) -> None:
+    """On the requests' event loop: every waiting request of one batch answered in one wake-up."""
+    for future, new, exc in outcomes:
+        if future.cancelled():  # the client went away; the write stands
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(new)
+
+
+class IngestBatcher:
+    """Writer threads that commit what requests submitted, in batches of up to `max_batch`.
+
+    A batch is what was queued when a writer became free: with many concurrent requests it fills up while
+    the previous one is written. `linger` (off by default) makes a writer wait that long for stragglers
+    after the first record of an idle spell. Requests on an event loop (`write`) are answered once per batch
+    and loop (one `call_soon_threadsafe`), not once per record, so the loop is woken once for a whole batch.
+
+    On PostgreSQL two writers (`writers`), each on its own connection and its own share of the fingerprints:
+    a COMMIT waits for the disk (an fsync, 10 ms and more here), and while one writer waits the other writes,
+    and PostgreSQL flushes concurrent commits together. Writers of other processes share groups with these;
+    they cannot deadlock: each batch inserts its events, then upserts its groups, each in key order (see
+    `_PG_BATCH`). SQLite takes one writer at a time anyway, so there it is one.
     """
 
-    def __init__(self, database_url: str, *, linger: float = 0.003, max_batch: int = 500) -> None:
+    def __init__(self, database_url: str, *, linger: float = 0.0, max_batch: int = 500,
+                 writers: int | None = None) -> None:
         self.database_url = database_url
         self.linger = linger
         self.max_batch = max_batch
-        self._queue: queue.Queue[tuple[Pending, Future] | None] = queue.Queue()
+        self.writers = writers or (2 if database_url.startswith("postgres") else 1)
+        # one queue per writer, a record's writer chosen by its fingerprint: two writers' batches then never
+        # touch the same group rows, so neither waits for the other's row locks (held until its fsync ends)
+        self._queues: list[queue.SimpleQueue[tuple[Pending, Waiter] | None]] = [
+            queue.SimpleQueue() for _ in range(self.writers)]
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="telemetry-writer", daemon=True)
-        self._thread.start()
+        self._local = threading.local()  # each writer's own connection
+        self._threads = [threading.Thread(target=self._run, args=(own,), name=f"telemetry-writer-{i}", daemon=True)
+                         for i, own in enumerate(self._queues)]
+        for thread in self._threads:
+            thread.start()
         self.batches = 0
 
     def submit(self, item: Pending) -> Future:
@@ -185,51 +252,120 @@ class IngestBatcher:
         if self._closed:
             raise BatcherClosed("telemetry writer is closed")
         future: Future = Future()
-        self._queue.put((item, future))
+        self._queue_of(item).put((item, future))
         return future
 
-    def _take_batch(self) -> list[tuple[Pending, Future]] | None:
-        first = self._queue.get()
-        if first is None:
-            return None
-        batch = [first]
-        deadline = time.monotonic() + self.linger
-        while len(batch) < self.max_batch:
-            remaining = deadline - time.monotonic()
-            try:
-                nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if nxt is None:
-                self._queue.put(None)  # finish this batch, then stop
-                break
-            batch.append(nxt)
-        return batch
+    def write(self, item: Pending) -> asyncio.Future:
+        """From a coroutine: an asyncio future of `True` (new) or `False` (a repeat), set once committed."""
+        if self._closed:
+            raise BatcherClosed("telemetry writer is closed")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue_of(item).put((item, (loop, future)))
+        return future
 
-    def _run(self) -> None:
-        while True:
-            batch = self._take_batch()
-            if batch is None:
-                return
+    def _queue_of(self, item: Pending) -> queue.SimpleQueue:
+        if len(self._queues) == 1:
+            return self._queues[0]
+        return self._queues[int(item.record.fingerprint[:8], 16) % len(self._queues)]
+
+    def _drain(self, own: queue.SimpleQueue, batch: list, stop: list[bool]) -> None:
+        while len(batch) < self.max_batch:
             try:
-                new_ids = store_now(self.database_url, [item for item, _ in batch])
-            except BaseException as exc:  # noqa: BLE001 - handed to every waiting request, none is acknowledged
-                for _, future in batch:
-                    future.set_exception(exc)
-                continue
+                nxt = own.get_nowait()
+            except queue.Empty:
+                return
+            if nxt is None:
+                stop[0] = True
+                return
+            batch.append(nxt)
+
+    def _take_batch(self, own: queue.SimpleQueue) -> tuple[list[tuple[Pending, Waiter]], bool]:
+        """What is queued (waiting for the first record), and whether the batcher was told to stop."""
+        stop = [False]
+        first = own.get()
+        if first is None:
+            return [], True
+        batch = [first]
+        self._drain(own, batch, stop)
+        if not stop[0] and len(batch) < self.max_batch and self.linger > 0:
+            time.sleep(self.linger)  # one wait for stragglers, not one timed wait per record
+            self._drain(own, batch, stop)
+        return batch, stop[0]
+
+    def _run(self, own: queue.SimpleQueue) -> None:
+        while True:
+            batch, stop = self._take_batch(own)
+            if batch:
+                self._write(batch)
+            if stop:
+                self._drop_connection()
+                return
+
+    def _store(self, items: list[Pending]) -> set[str]:
+        """One transaction on the writer's own connection (no pool checkout and ping per batch); a connection
+        the database dropped is replaced and the batch written again once (writes are idempotent by event id)."""
+        for attempt in (1, 2):
+            conn = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._local.conn = engine_for(self.database_url).connect()
+            try:
+                with conn.begin():
+                    return store_batch(conn, items)
+            except DBAPIError as exc:
+                self._drop_connection()
+                if not exc.connection_invalidated or attempt == 2:
+                    raise
+            except BaseException:
+                self._drop_connection()
+                raise
+        raise AssertionError("unreachable")
+
+    def _drop_connection(self) -> None:
+        conn, self._local.conn = getattr(self._local, "conn", None), None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                pass
+
+    def _write(self, batch: list[tuple[Pending, Waiter]]) -> None:
+        try:
+            new_ids = self._store([item for item, _ in batch])
+            failure: BaseException | None = None
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting request, none is acknowledged
+            new_ids, failure = set(), exc
+        else:
             self.batches += 1
-            seen: set[str] = set()
-            for item, future in batch:
-                eid = item.record.event_id
-                future.set_result(eid in new_ids and eid not in seen)
-                seen.add(eid)
+        seen: set[str] = set()
+        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+        for item, waiter in batch:
+            eid = item.record.event_id
+            new = eid in new_ids and eid not in seen
+            seen.add(eid)
+            if isinstance(waiter, Future):
+                if failure is not None:
+                    waiter.set_exception(failure)
+                else:
+                    waiter.set_result(new)
+            else:
+                loop, future = waiter
+                by_loop.setdefault(loop, []).append((future, new, failure))
+        for loop, outcomes in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, outcomes)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                pass
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop."""
         if not self._closed:
             self._closed = True
-            self._queue.put(None)
-            self._thread.join(timeout)
+            for own in self._queues:
+                own.put(None)  # each writer stops after what is queued for it
+            deadline = time.monotonic() + timeout
+            for thread in self._threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
 
 _batchers: dict[str, IngestBatcher] = {}

@@ -370,6 +370,8 @@ def runbooks_sweep(
 def serve(
     host: Optional[str] = typer.Option(None, help="address to listen on (default SERVICE_HOST)"),
     port: Optional[int] = typer.Option(None, help="port (default SERVICE_PORT)"),
+    workers: int = typer.Option(1, min=1, help="service processes sharing the port (telemetry ingest scales with "
+                                "them; each keeps its own telemetry rate-limit buckets)"),
 ) -> None:
     """Run the web service: GET /health, POST /webhooks/glitchtip?token=WEBHOOK_SECRET."""
     import uvicorn
@@ -383,7 +385,11 @@ def serve(
 
     # the service's worker (service/worker.py) sweeps what earlier runs accepted but did not finish
     try:
-        uvicorn.run(create_service(), host=host or s.service_host, port=port or s.service_port, log_level="info")
+        if workers > 1:  # uvicorn starts each worker from the factory's import path
+            uvicorn.run("triageflow.service.app:create_service", factory=True, workers=workers,
+                        host=host or s.service_host, port=port or s.service_port, log_level="info")
+        else:
+            uvicorn.run(create_service(), host=host or s.service_host, port=port or s.service_port, log_level="info")
     finally:
         stop_shared_prefect()  # the local Prefect server in-process investigations used, when there was one
 

@@ -258,3 +258,31 @@ def test_brotli_envelope_as_sentry_sdk_sends_it_when_brotli_is_installed(telemet
     assert answer.headers["access-control-allow-origin"] == "*"
     [event] = rows(database_url, TelemetryEvent)
     assert event.exception_type == "SessionExpired"
+
+
+def test_an_event_the_database_did_not_take_is_answered_503_not_acknowledged(telemetry_service, database_url, peers):
+    from sqlalchemy import text
+
+    from models.db import engine_for
+
+    svc = telemetry_service()
+    with engine_for(database_url).begin() as conn:  # the write of every batch fails from now on
+        conn.execute(text("DROP TABLE telemetry_event"))
+    answers = [httpx.post(f"{svc.url}/api/7/envelope/", content=with_event_id(recorded(peers, 1), uuid.uuid4().hex),
+                          headers=AUTH),
+               httpx.post(f"{svc.url}/api/telemetry/error", json=browser_report())]
+    assert [a.status_code for a in answers] == [503, 503]
+    assert all(int(a.headers["retry-after"]) >= 1 and "not stored" in a.json()["detail"] for a in answers)
+    assert rows(database_url, TelemetryGroup) == []
+
+
+def test_an_event_with_nul_and_a_lone_surrogate_is_stored_with_its_batch(telemetry_service, database_url, peers):
+    svc = telemetry_service()
+    odd = uuid.uuid4().hex
+    body = ('{"event_id": "%s", "message": "bad \\u0000 byte and \\ud800 half", "tags": {"k\\u0000": "v\\udfff"}}'
+            % odd).encode()  # valid JSON; PostgreSQL's text takes neither NUL nor a lone surrogate as they are
+    answer = httpx.post(f"{svc.url}/api/7/store/?sentry_key={KEY}", content=body,
+                        headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.text
+    [event] = rows(database_url, TelemetryEvent)
+    assert event.event_id == odd and event.message.startswith("bad ") and "\x00" not in event.message

@@ -74,6 +74,7 @@ def test_batcher_acknowledges_after_commit_and_reports_repeats(database_url):
     try:
         r = record(uuid.uuid4().hex, 1, 0)
         futures = [batcher.submit(Pending(r)) for _ in range(3)]
+        # the first is new, the others repeats (one fingerprint goes to one writer, in the order submitted)
         assert [f.result(10) for f in futures] == [True, False, False]
         assert counts(database_url)[0] == 1  # acknowledged means committed: visible to another connection
     finally:
@@ -81,14 +82,12 @@ def test_batcher_acknowledges_after_commit_and_reports_repeats(database_url):
 
 
 def test_batcher_fails_every_waiting_request_when_the_write_fails(tmp_path):
-    from models.db import set_auto_migrate
-
-    url = f"sqlite:///{tmp_path / 'never-migrated.db'}"  # no tables, and not migrated on first use: the write fails
-    set_auto_migrate(False)
+    url = f"sqlite:///{tmp_path / 'lost-its-table.db'}"
+    with engine_for(url).begin() as conn:  # migrated on first use, then the events table goes: the write fails
+        conn.execute(text("DROP TABLE telemetry_event"))
     batcher = IngestBatcher(url, linger=0.01)
     try:
         futures = [batcher.submit(Pending(record(uuid.uuid4().hex, 2, 0))) for _ in range(2)]
         assert all(f.exception(10) is not None for f in futures)
     finally:
         batcher.close()
-        set_auto_migrate(True)
