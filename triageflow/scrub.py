@@ -85,21 +85,39 @@ def _key_value(m: re.Match[str]) -> str:
     return f"{m.group('key')}{m.group('colon')}{q}[redacted]{q}"
 
 
-_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
-    (_AUTH_HEADER, lambda m: f"{m.group(1)}{m.group(2)}[redacted]"),
-    (_JWT, "[jwt]"),
-    (_KNOWN_KEYS, "[secret]"),
-    (_BEARER, lambda m: f"{m.group(1)} [secret]"),
-    (_URL_CREDENTIALS, lambda m: f"{m.group(1)}[redacted]@"),
-    (_KEY_VALUE, _key_value),
-    (_EMAIL, "[email]"),
-    (_CARD, _card),
-    (_PHONE, "[phone]"),
-    (_PHONE_US, "[phone]"),
-    (_PHONE_NANP, "[phone]"),
-    (_PHONE_NATIONAL, _national),
-    (_IPV4, _ipv4),
-    (_IPV6, "[ip]"),
+_DIGIT = re.compile(r"\d")
+
+
+def _low(*words: str) -> Callable[[str], bool]:
+    return lambda text: any(w in text.lower() for w in words)
+
+
+def _has(*parts: str) -> Callable[[str], bool]:
+    return lambda text: any(p in text for p in parts)
+
+
+def _digits(text: str) -> bool:
+    return _DIGIT.search(text) is not None
+
+
+# Each rule with a cheap test that any match needs (a literal its pattern cannot match without), so a text is
+# run only through the patterns that could change it; the result is the same as running every pattern.
+_RULES: list[tuple[Callable[[str], bool], re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (_low("authorization", "x-sentry-auth", "x-api-key", "cookie"), _AUTH_HEADER,
+     lambda m: f"{m.group(1)}{m.group(2)}[redacted]"),
+    (_has("eyJ"), _JWT, "[jwt]"),
+    (_has("_live_", "_test_", "gh", "github_pat_", "xox", "AKIA", ":AA"), _KNOWN_KEYS, "[secret]"),
+    (_low("bearer", "token"), _BEARER, lambda m: f"{m.group(1)} [secret]"),
+    (lambda t: "://" in t and "@" in t, _URL_CREDENTIALS, lambda m: f"{m.group(1)}[redacted]@"),
+    (_low("pass", "pwd", "secret", "key", "token", "session"), _KEY_VALUE, _key_value),
+    (_has("@"), _EMAIL, "[email]"),
+    (_digits, _CARD, _card),
+    (lambda t: "+" in t and _digits(t), _PHONE, "[phone]"),
+    (lambda t: "(" in t and _digits(t), _PHONE_US, "[phone]"),
+    (_digits, _PHONE_NANP, "[phone]"),
+    (_digits, _PHONE_NATIONAL, _national),
+    (lambda t: "." in t and _digits(t), _IPV4, _ipv4),
+    (_has(":"), _IPV6, "[ip]"),
 ]
 
 
@@ -107,6 +125,10 @@ def scrub(text: str) -> str:
     """The text with emails, phones, IPs, card numbers, tokens, JWTs and key=value secrets replaced."""
     if not text:
         return text
+    for could_match, pattern, replacement in _RULES:
+        if could_match(text):
+            text = pattern.sub(replacement, text)
+    return text
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return text

@@ -124,3 +124,28 @@ def test_header_maps_and_pairs_are_redacted():
     assert out["headers"] == {"Cookie": "[redacted]", "Authorization": "[redacted]", "User-Agent": "curl/8"}
     assert out["cookies"] == "[redacted]"
     assert out["pairs"] == [["Cookie", "[redacted]"], ["Accept", "*/*"]]
+
+
+def test_the_cheap_pre_checks_never_change_the_result():
+    """Each rule runs only when its pre-check says it could match; on mixed texts the result must equal running
+    every pattern unconditionally (a pre-check that misses a literal would let a secret through)."""
+    import random
+
+    from triageflow import scrub as module
+
+    def every_pattern(text):
+        for _, pattern, replacement in module._RULES:
+            text = pattern.sub(replacement, text)
+        return text
+
+    fragments = ["ann@example.com", "ghp_" + "a" * 30, "github_pat_" + "b" * 25, "sk_live_" + "c" * 12,
+                 "eyJhbGciOi.eyJzdWIiOiIx.abcdefghijk", "Bearer abcdefghijklmnopqrstuvwxyz", "token abcdefghijklmnopqrst",
+                 "password=hunter2", 'api_key: "zzz"', "session_id=abc", "Authorization: Basic Zm9vOmJhcg==",
+                 "Cookie: a=b", "https://user:pw@host.example/x", "4111 1111 1111 1111", "+1 415 555 2671",
+                 "(415) 555-2671", "415-555-2671", "4155552671", "020 7946 0958", "10.1.2.3", "fe80::1:2:3",
+                 "2001:db8:0:0:0:0:2:1", "1700000000", "AKIA" + "A" * 16, "123456789:AA" + "x" * 31,
+                 "xoxb-123456789012-abc", "[secret]=abc", "ZeroDivisionError: division by zero", ":", "@", "+", "(", "."]
+    rng = random.Random(7)
+    for _ in range(5000):
+        text = rng.choice([" ", "", "\n"]).join(rng.choice(fragments) for _ in range(rng.randint(1, 6)))
+        assert scrub(text) == every_pattern(text), text
