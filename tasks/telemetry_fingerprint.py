@@ -41,11 +41,11 @@ class Frame:
 
 
 def normalise_message(message: str) -> str:
-    """`Order 4812 for 'ann' failed after 3.5s` → `order <n> for <q> failed after <n>s`."""
+    """`Order 4812 for 'ann' failed after 3.5s` → `order <n> for <q> failed after <n>s`; hex ids are `<n>` too."""
     text = _UNCAUGHT.sub("", (message or "").strip())
     text = _QUOTED.sub("<q>", text)
     text = _UUID.sub("<uuid>", text)
-    text = _HEX.sub("<hex>", text)
+    text = _HEX.sub("<n>", text)  # the same token as a number: a hex id with no letter a-f is a number
     text = _NUMBER.sub("<n>", text)
     text = _ID.sub("<id>", text)
     return _SPACE.sub(" ", text).strip().lower()

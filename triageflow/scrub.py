@@ -121,14 +121,31 @@ _RULES: list[tuple[Callable[[str], bool], re.Pattern[str], str | Callable[[re.Ma
 ]
 
 
-def scrub(text: str) -> str:
-    """The text with emails, phones, IPs, card numbers, tokens, JWTs and key=value secrets replaced."""
-    if not text:
-        return text
-    for could_match, pattern, replacement in _RULES:
+_UUID = re.compile(r"(?<![\w-])([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\w-])")
+_FIRST_NUMBER_RULE = next(i for i, rule in enumerate(_RULES) if rule[1] is _CARD)
+
+
+def _apply(rules, text: str) -> str:
+    for could_match, pattern, replacement in rules:
         if could_match(text):
             text = pattern.sub(replacement, text)
     return text
+
+
+def scrub(text: str) -> str:
+    """The text with emails, phones, IPs, card numbers, tokens, JWTs and key=value secrets replaced.
+
+    UUIDs are ids, not numbers: the card, phone and IP rules run around them (a UUID's digit groups can pass
+    the Luhn check or look like a phone number), so they survive intact; a UUID that is a secret's value
+    (`session_id=...`) is still redacted by the rules before those."""
+    if not text:
+        return text
+    text = _apply(_RULES[:_FIRST_NUMBER_RULE], text)
+    numbers = _RULES[_FIRST_NUMBER_RULE:]
+    if "-" not in text or not _UUID.search(text):
+        return _apply(numbers, text)
+    pieces = _UUID.split(text)  # text, uuid, text, uuid, ..., text
+    return "".join(piece if n % 2 else _apply(numbers, piece) for n, piece in enumerate(pieces))
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return text

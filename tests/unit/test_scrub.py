@@ -149,3 +149,14 @@ def test_the_cheap_pre_checks_never_change_the_result():
     for _ in range(5000):
         text = rng.choice([" ", "", "\n"]).join(rng.choice(fragments) for _ in range(rng.randint(1, 6)))
         assert scrub(text) == every_pattern(text), text
+
+
+def test_uuids_survive_and_a_secret_uuid_does_not():
+    import uuid
+
+    rng = __import__("random").Random(3)
+    for _ in range(3000):  # some UUIDs' digit groups pass the Luhn check or look like phone numbers
+        value = str(uuid.UUID(int=rng.getrandbits(128)))
+        assert scrub(f"order {value} failed for 4111 1111 1111 1111") == f"order {value} failed for [card]"
+    secret = str(uuid.UUID(int=rng.getrandbits(128)))
+    assert secret not in scrub(f"session_id={secret} expired")

@@ -104,8 +104,10 @@ def test_library_frames_count_only_when_nothing_is_in_app():
     ("Order 4812 failed after 3.5s", "order <n> failed after <n>"),
     ("user 'ann' and \"bob\"", "user <q> and <q>"),
     ("request 550e8400-e29b-41d4-a716-446655440000", "request <uuid>"),
-    ("object at 0x7f3a2b9c", "object at <hex>"),
-    ("commit 3f2a9c1b7d missing", "commit <hex> missing"),
+    ("object at 0x7f3a2b9c", "object at <n>"),
+    ("commit 3f2a9c1b7d missing", "commit <n> missing"),
+    ("job 3f2a9c1b failed", "job <n> failed"),
+    ("job 31279054 failed", "job <n> failed"),  # a hex id that happens to have no letter: the same group
     ("ticket ord_8f3k2 closed", "ticket <id> closed"),
 ])
 def test_normalise_message(raw, normal):
