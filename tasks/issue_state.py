@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import insert, update
 from sqlmodel import select
 
 from models.audit import utcnow
@@ -113,35 +114,48 @@ def save_mark(database_url: str, name: str, changed: Changed) -> None:
         session.add(mark)
 
 
-def _apply(row: IssueState, issue: Issue, now: datetime) -> None:
-    if row.status and row.status != issue.status:
-        row.resolution = None  # resolved or reopened since: what was written about it is read again
-    row.project, row.level, row.status = issue.project.slug, issue.level, issue.status
-    row.title = scrub(issue.title)[:500]
-    row.culprit = (issue.culprit or "")[:500]
-    row.exception_type = issue.exception_type[:200]
-    row.exception_value = scrub(issue.exception_value)[:1000]
-    row.fingerprint = fingerprint(issue.exception_type, row.title)
-    row.first_seen, row.last_seen = issue.first_seen, issue.last_seen
-    row.count, row.counted_at, row.updated_at = issue.event_count, now, now
+def _listed(issue: Issue, now: datetime) -> dict:
+    """The columns an issue-list entry sets (what was learned before, mix and resolution, is kept)."""
+    title = scrub(issue.title)[:500]
+    return {"issue_id": issue.id, "project": issue.project.slug, "level": issue.level, "status": issue.status,
+            "title": title, "culprit": (issue.culprit or "")[:500], "exception_type": issue.exception_type[:200],
+            "exception_value": scrub(issue.exception_value)[:1000],
+            "fingerprint": fingerprint(issue.exception_type, title), "first_seen": issue.first_seen,
+            "last_seen": issue.last_seen, "count": issue.event_count, "counted_at": now, "updated_at": now}
 
 
 def remember(database_url: str, issues: Iterable[Issue]) -> int:
-    """Upsert what the list said about each issue, keeping what was learned before (mix, resolution)."""
+    """Upsert what the list said about each issue, keeping what was learned before (mix, resolution).
+    A few statements per 500 issues: a busy day lists thousands."""
     issues = list(issues)
     now = utcnow()
     for chunk in range(0, len(issues), 500):
-        part = issues[chunk:chunk + 500]
+        part = list({i.id: i for i in issues[chunk:chunk + 500]}.values())
         with session_scope(database_url) as session:
-            known = {r.issue_id: r for r in session.exec(
-                select(IssueState).where(IssueState.issue_id.in_([i.id for i in part])))}
+            known = dict(session.exec(select(IssueState.issue_id, IssueState.status).where(
+                IssueState.issue_id.in_([i.id for i in part]))).all())
+            updates, inserts = [], []
             for issue in part:
-                row = known.get(issue.id) or IssueState(issue_id=issue.id, project="", level="", status="", title="",
-                                                        first_seen=issue.first_seen, last_seen=issue.last_seen,
-                                                        counted_at=now)
-                _apply(row, issue, now)
-                session.add(row)
+                row = _listed(issue, now)
+                if issue.id not in known:
+                    inserts.append(row | {"mix_events": 0})
+                    continue
+                if known[issue.id] and known[issue.id] != issue.status:
+                    row["resolution"] = None  # resolved or reopened since: what was written about it is read again
+                updates.append(row)
+            for same_keys in _by_keys(updates):
+                session.execute(update(IssueState), same_keys)
+            if inserts:
+                session.execute(insert(IssueState), inserts)
     return len(issues)
+
+
+def _by_keys(rows: list[dict]) -> list[list[dict]]:
+    """Rows grouped by their set of keys (one executemany each)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    return list(groups.values())
 
 
 def states(database_url: str, *, seen_since: datetime | None = None, statuses: Iterable[str] | None = None,
