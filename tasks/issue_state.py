@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -52,20 +53,40 @@ UNCHANGED_RUN = 20  # this many issues in a row below the mark, each as stored: 
 
 def read_changed(gt: GlitchTip, query: str | None, mark: datetime | None, *, stop_before: datetime | None = None,
                  max_pages: int | None = None, progress: Callable[[int], None] | None = None,
-                 known: dict[str, tuple[datetime, int]] | None = None) -> Changed:
+                 known: dict[str, tuple[datetime, int]] | None = None,
+                 on_page: Callable[[list[Issue]], None] | None = None) -> Changed:
     """Issues matching `query` last seen at or after `mark` (less OVERLAP) and `stop_before`, newest first.
 
     Inside the overlap, a run of issues that are exactly as stored (`known`: id -> last seen, count) ends
     the read too: on a busy server hundreds of issues share the last few minutes. Stops early only while
     the answer really is sorted newest first: otherwise it reads every page.
+    `on_page` gets the issues read so far a page at a time (and the rest at the end), so they can be
+    stored while the next page is on its way.
     """
     known = known or {}
-    unchanged = 0
+    handed = 0
+
+    def hand() -> None:
+        nonlocal handed
+        if on_page is not None and len(out.issues) > handed:
+            on_page(out.issues[handed:])
+            handed = len(out.issues)
+
     cutoffs = [c for c in ((mark - OVERLAP) if mark else None, stop_before) if c is not None]
     cutoff = max(cutoffs) if cutoffs else None
     out = Changed(previous_mark=mark)
+    try:
+        return _read(gt.issues(query, limit=PAGE, max_pages=max_pages), out, mark, cutoff, max_pages, known, progress,
+                     hand)
+    finally:
+        hand()
+
+
+def _read(issues, out: Changed, mark, cutoff, max_pages, known, progress, hand) -> Changed:
+    """`read_changed`'s walk over the list; `hand` passes on what was read so far."""
+    unchanged = 0
     previous: datetime | None = None
-    for n, issue in enumerate(gt.issues(query, limit=PAGE, max_pages=max_pages), 1):
+    for n, issue in enumerate(issues, 1):
         if previous is not None and issue.last_seen > previous:
             out.in_order = False
         previous = issue.last_seen
@@ -76,8 +97,11 @@ def read_changed(gt: GlitchTip, query: str | None, mark: datetime | None, *, sto
         if unchanged >= UNCHANGED_RUN and out.in_order:
             return out
         out.issues.append(issue)
-        if progress and n % PAGE == 0:
-            progress(n)
+        if n % PAGE == 0:
+            hand()
+            if progress:
+                progress(n)
+    hand()
     if max_pages is not None and len(out.issues) >= max_pages * PAGE:
         out.complete = False
     if cutoff is not None and not out.in_order:
@@ -195,8 +219,20 @@ def refresh(gt: GlitchTip, database_url: str, name: str, query: str | None = Non
     """One incremental pass: read what changed since the pass `name` last looked, store it, move the mark."""
     mark = None if full else load_mark(database_url, name)
     high = mark.high_water if mark else None
-    changed = read_changed(gt, query, high, stop_before=stop_before, max_pages=max_pages, progress=progress,
-                           known=known_since(database_url, high))
-    remember(database_url, changed.issues)
+    changed = read_and_remember(gt, database_url, query, high, stop_before=stop_before, max_pages=max_pages,
+                                progress=progress)
     save_mark(database_url, name, changed)
+    return changed
+
+
+def read_and_remember(gt: GlitchTip, database_url: str, query: str | None, mark: datetime | None,
+                      **options) -> Changed:
+    """`read_changed`, each page stored by a writer thread while the next one is fetched."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="issue-state") as writer:
+        stored = []
+        changed = read_changed(gt, query, mark, known=known_since(database_url, mark),
+                               on_page=lambda part: stored.append(writer.submit(remember, database_url, part)),
+                               **options)
+        for done in stored:
+            done.result()  # a failed write fails the pass (before its mark moves)
     return changed
