@@ -131,11 +131,9 @@ def save_mark(database_url: str, name: str, changed: Changed) -> None:
     highs = [m for m in (changed.high_water, changed.previous_mark) if m is not None]
     if not highs:
         return  # nothing seen yet: no mark, the next pass reads from the start again
-    high = max(highs)
-    with session_scope(database_url) as session:
-        mark = session.get(PassMark, name) or PassMark(name=name, high_water=high, finished_at=utcnow())
-        mark.high_water, mark.finished_at, mark.listed = high, utcnow(), len(changed.issues)
-        session.add(mark)
+    with session_scope(database_url) as session:  # overlapping passes may both save: the later one wins
+        _insert_or_update(session, [{"name": name, "high_water": max(highs), "finished_at": utcnow(),
+                                     "listed": len(changed.issues)}], PassMark, "name", ())
 
 
 def _listed(issue: Issue, now: datetime) -> dict:
@@ -170,8 +168,25 @@ def remember(database_url: str, issues: Iterable[Issue]) -> int:
             for same_keys in _by_keys(updates):
                 session.execute(update(IssueState), same_keys)
             if inserts:
-                session.execute(insert(IssueState), inserts)
+                _insert_or_update(session, inserts)
     return len(issues)
+
+
+def _insert_or_update(session, rows: list[dict], model=IssueState, key: str = "issue_id",
+                      keep: tuple[str, ...] = ("mix_events",)) -> None:
+    """Insert rows; one that an overlapping pass inserted meanwhile is updated instead (except `keep`)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        session.execute(insert(model), rows)
+        return
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(model.__table__)
+    listed = [c for c in rows[0] if c != key and c not in keep]
+    session.execute(statement.on_conflict_do_update(index_elements=[key],
+                                                    set_={c: statement.excluded[c] for c in listed}), rows)
 
 
 def _by_keys(rows: list[dict]) -> list[list[dict]]:
