@@ -95,6 +95,10 @@ def show(rows: list[tuple]) -> None:
         print(f"{'':>7}  {'':>6}  {'':>8}  {'':<22}   calls: {detail}", flush=True)
 
 
+def load() -> str:
+    return "load average " + " ".join(f"{n:.2f}" for n in os.getloadavg()) + f" on {os.cpu_count()} cores"
+
+
 def bench(issues: int, workdir: Path) -> list[tuple]:
     child = subprocess.Popen([sys.executable, __file__, "--serve", str(issues), str(workdir / f"code-{issues}")],
                              stdout=subprocess.PIPE, stderr=open(Path(tempfile.gettempdir()) / f"triage-cost-sandbox-{issues}.log", "w"), text=True)
@@ -126,7 +130,8 @@ def bench(issues: int, workdir: Path) -> list[tuple]:
                                                                         send=False))
         new = len(result["new_issues"])
         rows.append((issues, f"daily report ({result['total_events']:,} events, {result['total_issues']:,} issues, "
-                     f"{new} new; sources {result['sources']})", len(calls), seconds,
+                     f"{new} new; sources {result['sources']}; tags read for {result['mix_read']}, "
+                     f"{result['mix_estimated']} counted under their project)", len(calls), seconds,
                      f"<= {200 + new} calls, <= 10 s", kinds(calls)))
         seconds, calls, _ = measured(remote, lambda: investigate_issue("9", dry_run=True, force=True))
         rows.append((issues, f"first investigation (builds the similar-issues index: {scale['resolved']:,} resolved)",
@@ -157,11 +162,12 @@ def main(sizes: list[int]) -> None:
         workdir = Path(tmp)
         rows = []
         with prefect_server(workdir), temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            print(f"machine at the start: {load()}", flush=True)
             print(f"{'issues':>7}  {'calls':>6}  {'seconds':>8}  {'target':<22} what", flush=True)
             for issues in sizes:
                 rows += bench(issues, workdir)
     print(f"\nsummary: scaled sandbox, {LATENCY_MS} ms per request, client rate limit {RATE_LIMIT}/s, "
-          f"{os.environ.get('GLITCHTIP_MAX_IN_FLIGHT', '2')} requests in flight\n")
+          f"{os.environ.get('GLITCHTIP_MAX_IN_FLIGHT', '2')} requests in flight; machine at the end: {load()}\n")
     print(f"{'issues':>7}  {'calls':>6}  {'seconds':>8}  {'target':<22} what")
     show(rows)
 

@@ -16,7 +16,7 @@ from tasks.flow_health import WATCHED
 from tasks.artifacts import publish_markdown
 from tasks.chart import components_chart
 from tasks.metrics import Thresholds, Window, aggregate, daily_counts, window_for
-from tasks.metrics_collect import Collected, collect, previous_report_at
+from tasks.metrics_collect import MIX_BUDGET, Collected, collect, previous_report_at
 from tasks.metrics_report import markdown, slack_blocks, telegram_html
 from tasks.metrics_store import delivered, load_history, mark_delivery, previous_statuses, save_report
 from tasks.retry import transient_only
@@ -71,7 +71,7 @@ def collect_events(gt: GlitchTip, since: datetime) -> tuple[list[dict[str, Any]]
 @task(name="collect-counts", retries=2, retry_delay_seconds=exponential_backoff(2), retry_condition_fn=transient_only,
       cache_policy=NO_CACHE)
 def collect_counts(gt: GlitchTip, database_url: str, window: Window, since: datetime, event_budget: int,
-                   snapshot: bool) -> Collected:
+                   snapshot: bool, mix_budget: int | None = MIX_BUDGET) -> Collected:
     """Issues changed since the last pass, then each active issue's count from its cheapest exact source."""
     logger = get_run_logger()
     last_logged: dict[str, int] = {}
@@ -82,7 +82,8 @@ def collect_counts(gt: GlitchTip, database_url: str, window: Window, since: date
             last_logged[what] = done
             logger.info("%s: %d%s", what, done, f" of {total}" if total else "")
 
-    return collect(gt, database_url, window, since, event_budget=event_budget, snapshot=snapshot, progress=progress)
+    return collect(gt, database_url, window, since, event_budget=event_budget, mix_budget=mix_budget,
+                   snapshot=snapshot, progress=progress)
 
 
 def since_previous_report(window: Window, previous: datetime | None, period: str, day: date | None) -> Window:
@@ -205,7 +206,7 @@ def deliver_report(report, chart: bytes, s, *, dry: bool, force: bool) -> tuple[
 
 
 def build_and_send(day: date | None, hours: int, send: bool, dry_run: bool | None, force: bool, period: str,
-                   thresholds: Thresholds, event_budget: int = EVENT_BUDGET) -> dict:
+                   thresholds: Thresholds, event_budget: int = EVENT_BUDGET, mix_budget: int = MIX_BUDGET) -> dict:
     s = load_settings()
     dry = s.triage_dry_run if dry_run is None else dry_run
     window = window_for(day, hours, datetime.now(timezone.utc), period)
@@ -214,7 +215,7 @@ def build_and_send(day: date | None, hours: int, send: bool, dry_run: bool | Non
             window = since_previous_report(window, previous_report_at(s.triage_database_url), period, day)
         collected = collect_counts(gt, s.triage_database_url, window,
                                    min(window.start, window.end - timedelta(days=LOOKBACK_DAYS)), event_budget,
-                                   snapshot=period == "daily")
+                                   snapshot=period == "daily", mix_budget=mix_budget)
     report, backfill, chart_counts = build_report(collected, window, s, thresholds, period)
     save_report(s.triage_database_url, report, backfill, {i: m["status"] for i, m in collected.meta.items()})
     chart = components_chart(chart_counts, window.day)
@@ -232,16 +233,18 @@ def build_and_send(day: date | None, hours: int, send: bool, dry_run: bool | Non
             "new_issues": [i.issue_id for i in report.new_issues], "regressed": [i.issue_id for i in report.regressed],
             "resolved": report.resolved, "quiet": report.quiet, "delivery": outcomes, "markdown": text,
             "telegram_html": telegram_html(report), "dry_run": dry, "notes": report.notes,
-            "sources": {src: len(collected.plan.by_source(src)) for src in ("new", "delta", "stats", "events", "estimate")}}
+            "sources": {src: len(collected.plan.by_source(src)) for src in ("new", "delta", "stats", "events", "estimate")},
+            "mix_read": len(collected.plan.read_mix), "mix_estimated": len(collected.plan.unmixed)}
 
 
 @flow(name="daily-metrics", log_prints=True, **WATCHED)
 def daily_metrics(day: date | None = None, hours: int = 24, send: bool = True, dry_run: bool | None = None,
                   force: bool = False, p1_events: int = 50, p2_events: int = 10, rise_factor: float = 2.0,
-                  event_budget: int = EVENT_BUDGET) -> dict:
-    """The last `hours` (or the given UTC day) by component, service and level, against history; sent once."""
+                  event_budget: int = EVENT_BUDGET, mix_budget: int = MIX_BUDGET) -> dict:
+    """The last `hours` (or the given UTC day) by component, service and level, against history; sent once.
+    `mix_budget`: tag reads for the component/service mix of issues never read before (the most events first)."""
     return build_and_send(day, hours, send, dry_run, force, "daily", Thresholds(p1_events, p2_events, rise_factor),
-                          event_budget)
+                          event_budget, mix_budget)
 
 
 @flow(name="weekly-metrics", log_prints=True, **WATCHED)

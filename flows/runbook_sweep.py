@@ -12,7 +12,7 @@ from prefect.tasks import exponential_backoff
 from models.payloads import Issue
 from tasks.flow_health import WATCHED, note_summary
 from tasks.glitchtip_actions import post_comment_once
-from tasks.issue_state import Changed, known_since, load_mark, read_changed, remember, save_mark, states, update_states
+from tasks.issue_state import Changed, load_mark, read_and_remember, save_mark, states, update_states
 from tasks.retry import transient_only
 from tasks.runbook_links import (
     SweepDecision,
@@ -57,9 +57,8 @@ def list_changed_issues(gt: GlitchTip, query: str, database_url: str, full: bool
     already considered at the same last-seen (the few the overlap reads again)."""
     mark = None if full else load_mark(database_url, sweep_pass(query))
     high = mark.high_water if mark else None
-    changed = read_changed(gt, query, high, progress=lambda n: report("issues changed since the last sweep", n),
-                           known=known_since(database_url, high))
-    remember(database_url, changed.issues)
+    changed = read_and_remember(gt, database_url, query, high,
+                                progress=lambda n: report("issues changed since the last sweep", n))
     known = states(database_url, ids=[i.id for i in changed.issues])
     fresh = [i for i in changed.issues
              if full or known.get(i.id) is None or known[i.id].swept_last_seen != i.last_seen]

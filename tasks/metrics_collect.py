@@ -29,6 +29,7 @@ from .metrics_counts import (
     count_from_stats,
     counted_frame,
     estimate_notes,
+    limit_mix_reads,
     mix_from_events,
     mix_from_tags,
     plan_counts,
@@ -36,6 +37,7 @@ from .metrics_counts import (
 )
 
 PASS = "metrics"
+MIX_BUDGET = 100  # tag reads (one call each) for the component and service mix of issues never mixed before
 REPORT_PASS = "metrics:report"
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,12 @@ def issue_events(gt: GlitchTip, state: IssueState, since: datetime) -> list[dict
 
 
 def collect(gt: GlitchTip, database_url: str, window: Window, lookback_start: datetime, *, event_budget: int = 200,
-            snapshot: bool = True, workers: int = 4, progress: Callable[[str, int, int], None] | None = None) -> Collected:
-    """Refresh the changed issues, plan each active issue's count, make only the planned calls."""
+            mix_budget: int | None = MIX_BUDGET, snapshot: bool = True, workers: int = 4,
+            progress: Callable[[str, int, int], None] | None = None) -> Collected:
+    """Refresh the changed issues, plan each active issue's count, make only the planned calls.
+
+    The first pass reads the mix of every issue it counts (it learns the server once); later passes read
+    at most `mix_budget` tag summaries, for the issues with the most events first."""
     say = progress or (lambda what, done, total: None)
     changed = refresh(gt, database_url, PASS, None, stop_before=lookback_start,
                       progress=lambda n: say("issues changed since the last pass", n, 0))
@@ -88,6 +94,7 @@ def collect(gt: GlitchTip, database_url: str, window: Window, lookback_start: da
             for issue_id in plan.read_stats:
                 plan.counts[issue_id] = count_from_stats(stats.get(issue_id), period, window)
             say("issue stats", len(plan.read_stats), len(plan.read_stats))
+        limit_mix_reads(plan, None if first_pass else mix_budget)
     rows: list[dict[str, Any]] = []
     mixes: dict[str, dict] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -114,7 +121,8 @@ def collect(gt: GlitchTip, database_url: str, window: Window, lookback_start: da
     meta = {i: {"title": s.title, "level": s.level, "first_seen": s.first_seen, "status": s.status,
                 "component": _main(s, mixes.get(i))} for i, s in seen.items()}
     for issue in changed.issues:
-        meta.setdefault(issue.id, _meta_of(issue))
+        if issue.id not in meta:  # listed but not stored as seen in the window (scrubbing thousands costs seconds)
+            meta[issue.id] = _meta_of(issue)
     log.info("report counts: %d issues changed since the last pass; %s", len(changed.issues),
              {src: len(plan.by_source(src)) for src in ("new", "delta", "stats", "events", "estimate")})
     return Collected(frame, meta, plan, backfill, estimate_notes(plan, window), len(changed.issues), finished)

@@ -34,6 +34,7 @@ class CountPlan:
     read_events: list[str] = field(default_factory=list)
     read_stats: list[str] = field(default_factory=list)
     read_mix: list[str] = field(default_factory=list)
+    unmixed: list[str] = field(default_factory=list)  # over the mix budget: counted under their project
     back_after_quiet: set[str] = field(default_factory=set)
 
     def by_source(self, name: str) -> list[str]:
@@ -99,6 +100,15 @@ def plan_counts(active: Iterable[IssueState], window: Window, *, stats_period: s
     mixed = {s.issue_id for s in active if s.components}
     plan.read_mix = sorted(i for i, src in plan.source.items() if src != "events" and i not in mixed)
     return plan
+
+
+def limit_mix_reads(plan: CountPlan, budget: int | None) -> None:
+    """Keep the tag reads (one call each) within `budget`, for the issues with the most events in the
+    window first; the others are counted under their project and the report says so. None: no limit."""
+    wanted = [i for i in plan.read_mix if plan.counts.get(i, 1) > 0]  # no event in the window: no mix needed
+    wanted.sort(key=lambda i: (-plan.counts.get(i, 0), i))
+    keep = wanted if budget is None else wanted[:max(budget, 0)]
+    plan.read_mix, plan.unmixed = sorted(keep), sorted(wanted[len(keep):])
 
 
 def _delta_holds(s: IssueState, window: Window) -> bool:
@@ -204,4 +214,9 @@ def estimate_notes(plan: CountPlan, window: Window) -> list[str]:
         total = sum(plan.counts[i] for i in estimated)
         notes.append(f"Estimated, not counted: {total} events of {len(estimated)} issues (their count spread over "
                      f"their lifetime; no earlier snapshot and too many events to read).")
+    if plan.unmixed:
+        events = sum(plan.counts.get(i, 0) for i in plan.unmixed)
+        notes.append(f"Component and service estimated, not read: {events} events of {len(plan.unmixed)} issues "
+                     f"whose tags were never read are counted under their project (the tag reads went to the "
+                     f"issues with the most events).")
     return notes

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert, update
 from sqlmodel import select
 
 from models.db import session_scope
@@ -50,9 +50,22 @@ def save_report(database_url: str, report: DayReport, backfill: list[dict[str, A
                                          error_count=row["error_count"], issue_count=row["issue_count"],
                                          backfilled=True))
                 added += 1
-        for issue_id, status in statuses.items():
-            session.merge(IssueStatusSnapshot(issue_id=issue_id, status=status, seen_at=utcnow()))
+        remember_statuses(session, statuses)
     return len(report.components) + added
+
+
+def remember_statuses(session, statuses: dict[str, str]) -> None:
+    """Upsert each issue's status in a few statements (thousands of issues a day: no row-by-row merge)."""
+    now = utcnow()
+    items = list(statuses.items())
+    for chunk in range(0, len(items), 500):
+        part = dict(items[chunk:chunk + 500])
+        known = set(session.exec(select(IssueStatusSnapshot.issue_id).where(IssueStatusSnapshot.issue_id.in_(list(part)))))
+        rows = [{"issue_id": i, "status": s, "seen_at": now} for i, s in part.items()]
+        if known:
+            session.execute(update(IssueStatusSnapshot), [r for r in rows if r["issue_id"] in known])
+        if len(known) < len(rows):
+            session.execute(insert(IssueStatusSnapshot), [r for r in rows if r["issue_id"] not in known])
 
 
 def delivered(database_url: str, period: str, day: date, channel: str) -> bool:

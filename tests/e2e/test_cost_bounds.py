@@ -81,6 +81,27 @@ def test_the_days_report_costs_its_news_and_counts_exactly(prefect_harness, env,
     assert result["total_events"] == sum(expected.values())
 
 
+def test_over_the_tag_budget_the_report_still_counts_every_event_and_says_what_it_estimated(prefect_harness, env,
+                                                                                           big):
+    day = MIDNIGHT.date() - timedelta(days=1)
+    scaled.show_yesterday(big)
+    daily_metrics(day=day - timedelta(days=1), send=False)
+    scaled.show_today(big)
+    scaled.clear_calls(big)
+    result = daily_metrics(day=day, send=False, mix_budget=5)
+    calls = scaled.calls(big)
+    tags = [c for c in calls if c["path"].endswith("/tags/")]
+    assert len(tags) == 5 and result["mix_read"] == 5 and result["mix_estimated"] >= SCALE.new - 5
+    assert len(calls) <= 20 + 5, Counter(c["path"] for c in calls).most_common(3)
+    expected = truth(big, MIDNIGHT - timedelta(days=1), MIDNIGHT)
+    assert result["total_events"] == sum(expected.values())  # every event counted, some under their project
+    note = next(n for n in result["notes"] if n.startswith("Component and service estimated"))
+    assert f"of {result['mix_estimated']} issues" in note
+    components = {c["component"]: c["events"] for c in result["components"]}
+    projects = {r.spec.project for r in big.sandbox.glitchtip.issues.values()}
+    assert all(n <= expected[c] for c, n in components.items() if c not in projects)
+
+
 def test_a_second_sweep_with_nothing_new_makes_at_most_3_calls(prefect_harness, env, big):
     first = runbook_sweep(dry_run=False)
     assert first["counts"]["scanned"] > 100 and first["counts"]["linked"] > 0

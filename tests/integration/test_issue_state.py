@@ -48,3 +48,33 @@ def test_full_rereads_everything(big, gt, database_url):
     refresh(gt, database_url, "test")
     again = refresh(gt, database_url, "test", full=True)
     assert len(again.issues) == len(big.sandbox.glitchtip.issues)
+
+
+def test_overlapping_passes_store_each_issue_once_and_keep_what_was_learned(big, gt, database_url):
+    import threading
+
+    from tasks.issue_state import remember, update_states
+
+    listed = list(gt.issues(None, limit=100, max_pages=2))
+    barrier, errors = threading.Barrier(2), []
+
+    def store() -> None:
+        barrier.wait()
+        try:
+            remember(database_url, listed)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=store) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stored = states(database_url)
+    assert len(stored) == len({i.id for i in listed})
+    first = listed[0]
+    update_states(database_url, {first.id: {"components": {"database": 3}, "mix_events": 3}})
+    remember(database_url, listed[:1])  # listed again: the mix learned before stays
+    again = states(database_url, ids=[first.id])[first.id]
+    assert again.components == {"database": 3} and again.mix_events == 3 and again.count == first.event_count

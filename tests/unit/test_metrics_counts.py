@@ -97,3 +97,18 @@ def test_with_issue_stats_known_issues_are_counted_from_them_not_their_events():
     s = state("3", END - timedelta(days=9), END - H, 90)
     plan = plan_counts([s], WINDOW, stats_period="14d")
     assert plan.source == {"3": "stats"} and plan.read_stats == ["3"] and plan.read_events == []
+
+
+def test_tag_reads_over_the_mix_budget_go_to_the_busiest_issues_and_the_report_says_so():
+    from tasks.metrics_counts import limit_mix_reads
+
+    issues = [state(str(n), WINDOW.start + H, END - H, n * 10) for n in range(1, 6)]  # all new: counts known
+    plan = plan_counts(issues + [state("9", WINDOW.start + H, END - H, 7, components={"db": 7})], WINDOW)
+    assert plan.read_mix == ["1", "2", "3", "4", "5"]  # one already mixed: no read
+    limit_mix_reads(plan, 2)
+    assert plan.read_mix == ["4", "5"] and plan.unmixed == ["1", "2", "3"]
+    notes = estimate_notes(plan, WINDOW)
+    assert len(notes) == 1 and "60 events of 3 issues" in notes[0] and "under their project" in notes[0]
+    unlimited = plan_counts(issues, WINDOW)
+    limit_mix_reads(unlimited, None)
+    assert len(unlimited.read_mix) == 5 and unlimited.unmixed == [] and estimate_notes(unlimited, WINDOW) == []
