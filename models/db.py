@@ -16,6 +16,7 @@ _engines: dict[str, Engine] = {}
 _schema_ready: set[str] = set()
 _lock = threading.Lock()
 _auto_migrate = True
+POOL_SIZE, MAX_OVERFLOW = 20, 20  # per process, PostgreSQL only
 _MIGRATION_LOCK_KEY = 7_406_221_950  # any constant: one advisory lock for triageflow's migrations
 
 
@@ -49,7 +50,9 @@ def _engine(url: str) -> Engine:
                 engine = create_engine(key, connect_args={"check_same_thread": False})
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
-                engine = create_engine(key, pool_pre_ping=True)
+                # as many pooled connections as the service's request threads use at once: beyond the pool, each
+                # request opened and closed a PostgreSQL connection of its own (most of a webhook's answer time)
+                engine = create_engine(key, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
             _engines[key] = engine
         return engine
 
