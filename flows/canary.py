@@ -84,7 +84,11 @@ def record_canary(database_url: str, canary: Canary, outcome: str, latency: floa
 def glitchtip_canary(timeout_seconds: float | None = None, poll_seconds: float = 1.0, resolve: bool = True) -> dict:
     """Send a test error to GLITCHTIP_DSN and find it again through the API; fail when late or mangled."""
     s = load_settings()
-    s.require("GLITCHTIP_DSN", "GLITCHTIP_URL", "GLITCHTIP_TOKEN", "GLITCHTIP_ORG")
+    if s.glitchtip_dsn is None:  # scheduled on every install: unconfigured is said, not a failure every 6 hours
+        get_run_logger().warning("glitchtip-canary not configured: set GLITCHTIP_DSN to a project's DSN")
+        note_summary("not configured (GLITCHTIP_DSN is not set)")
+        return {"skipped": "GLITCHTIP_DSN is not set"}
+    s.require("GLITCHTIP_URL", "GLITCHTIP_TOKEN", "GLITCHTIP_ORG")
     timeout = timeout_seconds or s.canary_timeout_seconds
     ctx = FlowRunContext.get()
     canary = new_canary(str(ctx.flow_run.id) if ctx and ctx.flow_run else None)

@@ -67,8 +67,11 @@ def uptime_check(targets: list[dict] | None = None) -> dict:
     """Check each URL (the parameter, else UPTIME_TARGETS); alert on down and on recovery, once each."""
     s = load_settings()
     chosen = [Target(**t) for t in targets] if targets else parse_targets(s.uptime_targets)
-    if not chosen:
-        raise ValueError("no URLs to check: pass targets or set UPTIME_TARGETS ('URL [status] [timeout]', comma-separated)")
+    if not chosen:  # the schedule runs on every install: unconfigured is not a failure (it would alert hourly)
+        get_run_logger().warning("no URLs to check: pass targets or set UPTIME_TARGETS "
+                                 "('URL [status] [timeout]', comma-separated)")
+        note_summary("nothing to check (UPTIME_TARGETS is empty)")
+        return {}
     url = s.triage_database_url
     results = {}
     for target in chosen:

@@ -49,3 +49,12 @@ def test_canary_fails_clearly_when_ingestion_is_off(prefect_harness, dsn_env, co
     assert run.outcome == "late" and run.issue_id is None
     alerts = [m for m in control.outbox("telegram") if "glitchtip-canary" in (m.get("text") or "")]
     assert len(alerts) == 1 and "did not arrive" in alerts[0]["text"]
+
+
+def test_without_a_dsn_the_scheduled_canary_says_so_and_does_not_fail(prefect_harness, triage_env, control, monkeypatch):
+    monkeypatch.delenv("GLITCHTIP_DSN", raising=False)
+    reset_settings()
+    state = glitchtip_canary(return_state=True)
+    assert state.is_completed() and state.result() == {"skipped": "GLITCHTIP_DSN is not set"}
+    assert control.outbox() == [] and control.requests("/api/1/envelope/", "POST") == []
+    assert _runs(triage_env["TRIAGE_DATABASE_URL"]) == []

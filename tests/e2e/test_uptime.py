@@ -66,8 +66,8 @@ def test_a_url_that_refuses_connections_is_down(prefect_harness, triage_env, con
     assert not result["up"] and result["alert"] == "down" and "ConnectError" in result["error"]
 
 
-def test_no_targets_is_a_clear_error(prefect_harness, triage_env):
+def test_no_targets_completes_quietly_and_says_so(prefect_harness, triage_env, control, caplog):
     state = uptime_check(return_state=True)
-    assert state.is_failed()
-    with pytest.raises(ValueError, match="no URLs to check"):
-        state.result()
+    assert state.is_completed() and state.result() == {}
+    assert "no URLs to check" in caplog.text
+    assert control.outbox() == []  # an unconfigured check alerts nobody (it runs every minute)
