@@ -3,21 +3,29 @@ the sweep — once — and `triage alerts history` shows what became of it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
-
-from typer.testing import CliRunner
+from pathlib import Path
+from types import SimpleNamespace
 
 from tasks.alert_payloads import parse_alert_group
 from tasks.alert_store import store_alert, update_event
-from triageflow.cli import app
 
 from .test_alert_triage import alert_env, body_of, events, fresh  # noqa: F401 - fixtures shared
 
-runner = CliRunner()
+TRIAGE = str(Path(sys.executable).with_name("triage"))
 
 
 def invoke(*args):
-    return runner.invoke(app, list(args), catch_exceptions=False)
+    """The command as a user runs it: its own process (its flow run logs to its own stderr)."""
+    from prefect.settings import PREFECT_API_URL
+
+    done = subprocess.run([TRIAGE, *args], env=dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value()),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return SimpleNamespace(output=done.stdout)
 
 
 def test_the_sweep_starts_what_was_stored_but_never_started_and_only_that(prefect_harness, alert_env, control,

@@ -190,7 +190,7 @@ class WebhookWorker:
             self.enqueue(delivery_id)
         for delivery_id in pending_deliveries(url, limit=self.s.webhook_queue_size):
             self.enqueue(delivery_id)
-        self.start_untriaged_alerts()
+        start_untriaged_alerts(self.s)
         for key, detail in retakeable(url, "investigate:", max_attempts=5):
             issue_id = str(detail.get("issue_id", ""))
             if not issue_id:
@@ -199,13 +199,10 @@ class WebhookWorker:
             if hold:
                 self.investigate(issue_id, hold, self.s)
 
-    def start_untriaged_alerts(self) -> list[tuple[int, str]]:
-        """Monitoring alerts stored but never started (a crash after the 202, a failed start) go to triage now;
-        the triage run's own claim keeps a late duplicate start from acting twice."""
-        return start_untriaged_alerts(self.s)
-
 
 def start_untriaged_alerts(s: Settings) -> list[tuple[int, str]]:
+    """Monitoring alerts stored but never started (a crash after the 202, a failed start) go to triage now;
+    the triage run's own claim keeps a late duplicate start from acting twice."""
     from datetime import timedelta
 
     from tasks.alert_store import untriaged, update_event
