@@ -14,21 +14,17 @@ database (a crash before the commit fails the future, and the request answers 50
 
 from __future__ import annotations
 
-import asyncio
 import json
-import queue
 import threading
-import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import case
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
+from models.batch_writer import BatchWriter
 from models.db import engine_for
 from models.telemetry import TelemetryEvent, TelemetryGroup, TelemetryRelay
 
@@ -195,177 +191,33 @@ def store_now(database_url: str, items: Sequence[Pending]) -> set[str]:
         return store_batch(conn, items)
 
 
-class BatcherClosed(RuntimeError):
-    """The batcher is shutting down and takes nothing more."""
+def _per_item(conn: Connection, items: Sequence[Pending]) -> list[bool]:
+    """Whether each item was new: the first of an event id in this batch, and not stored before."""
+    new_ids = store_batch(conn, items)
+    seen: set[str] = set()
+    answers = []
+    for item in items:
+        eid = item.record.event_id
+        answers.append(eid in new_ids and eid not in seen)
+        seen.add(eid)
+    return answers
 
 
-# what waits for a record's write: a thread's Future, or an asyncio future with the loop it belongs to
-Waiter = Future | tuple[asyncio.AbstractEventLoop, asyncio.Future]
+class IngestBatcher(BatchWriter[Pending, bool]):
+    """The telemetry writer (`models.batch_writer`): each future answers `True` (new) or `False` (a repeat).
 
-
-def _settle(outcomes: list[tuple[asyncio.Future, bool | None, BaseException | None]]) -> None:
-    """On the requests' event loop: every waiting request of one batch answered in one wake-up."""
-    for future, new, exc in outcomes:
-        if future.cancelled():  # the client went away; the write stands
-            continue
-        if exc is not None:
-            future.set_exception(exc)
-        else:
-            future.set_result(new)
-
-
-class IngestBatcher:
-    """Writer threads that commit what requests submitted, in batches of up to `max_batch`.
-
-    A batch is what was queued when a writer became free: with many concurrent requests it fills up while
-    the previous one is written. `linger` (off by default) makes a writer wait that long for stragglers
-    after the first record of an idle spell. Requests on an event loop (`write`) are answered once per batch
-    and loop (one `call_soon_threadsafe`), not once per record, so the loop is woken once for a whole batch.
-
-    On PostgreSQL two writers (`writers`), each on its own connection and its own share of the fingerprints:
-    a COMMIT waits for the disk (an fsync, 10 ms and more here), and while one writer waits the other writes,
-    and PostgreSQL flushes concurrent commits together. Writers of other processes share groups with these;
-    they cannot deadlock: each batch inserts its events, then upserts its groups, each in key order (see
-    `_PG_BATCH`). SQLite takes one writer at a time anyway, so there it is one.
+    On PostgreSQL two writers, each on its own connection and its own share of the fingerprints: while one
+    waits for its COMMIT's fsync the other writes, and PostgreSQL flushes concurrent commits together. Two
+    writers' batches never touch the same group rows, so neither waits for the other's row locks. Writers of
+    other processes share groups with these; they cannot deadlock: each batch inserts its events, then
+    upserts its groups, each in key order (see `_PG_BATCH`). SQLite takes one writer at a time anyway.
     """
 
     def __init__(self, database_url: str, *, linger: float = 0.0, max_batch: int = 500,
                  writers: int | None = None) -> None:
-        self.database_url = database_url
-        self.linger = linger
-        self.max_batch = max_batch
-        self.writers = writers or (2 if database_url.startswith("postgres") else 1)
-        # one queue per writer, a record's writer chosen by its fingerprint: two writers' batches then never
-        # touch the same group rows, so neither waits for the other's row locks (held until its fsync ends)
-        self._queues: list[queue.SimpleQueue[tuple[Pending, Waiter] | None]] = [
-            queue.SimpleQueue() for _ in range(self.writers)]
-        self._closed = False
-        self._local = threading.local()  # each writer's own connection
-        self._threads = [threading.Thread(target=self._run, args=(own,), name=f"telemetry-writer-{i}", daemon=True)
-                         for i, own in enumerate(self._queues)]
-        for thread in self._threads:
-            thread.start()
-        self.batches = 0
-
-    def submit(self, item: Pending) -> Future:
-        """A future of `True` (new) or `False` (a repeat), set once the write is committed."""
-        if self._closed:
-            raise BatcherClosed("telemetry writer is closed")
-        future: Future = Future()
-        self._queue_of(item).put((item, future))
-        return future
-
-    def write(self, item: Pending) -> asyncio.Future:
-        """From a coroutine: an asyncio future of `True` (new) or `False` (a repeat), set once committed."""
-        if self._closed:
-            raise BatcherClosed("telemetry writer is closed")
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._queue_of(item).put((item, (loop, future)))
-        return future
-
-    def _queue_of(self, item: Pending) -> queue.SimpleQueue:
-        if len(self._queues) == 1:
-            return self._queues[0]
-        return self._queues[int(item.record.fingerprint[:8], 16) % len(self._queues)]
-
-    def _drain(self, own: queue.SimpleQueue, batch: list, stop: list[bool]) -> None:
-        while len(batch) < self.max_batch:
-            try:
-                nxt = own.get_nowait()
-            except queue.Empty:
-                return
-            if nxt is None:
-                stop[0] = True
-                return
-            batch.append(nxt)
-
-    def _take_batch(self, own: queue.SimpleQueue) -> tuple[list[tuple[Pending, Waiter]], bool]:
-        """What is queued (waiting for the first record), and whether the batcher was told to stop."""
-        stop = [False]
-        first = own.get()
-        if first is None:
-            return [], True
-        batch = [first]
-        self._drain(own, batch, stop)
-        if not stop[0] and len(batch) < self.max_batch and self.linger > 0:
-            time.sleep(self.linger)  # one wait for stragglers, not one timed wait per record
-            self._drain(own, batch, stop)
-        return batch, stop[0]
-
-    def _run(self, own: queue.SimpleQueue) -> None:
-        while True:
-            batch, stop = self._take_batch(own)
-            if batch:
-                self._write(batch)
-            if stop:
-                self._drop_connection()
-                return
-
-    def _store(self, items: list[Pending]) -> set[str]:
-        """One transaction on the writer's own connection (no pool checkout and ping per batch); a connection
-        the database dropped is replaced and the batch written again once (writes are idempotent by event id)."""
-        for attempt in (1, 2):
-            conn = getattr(self._local, "conn", None)
-            if conn is None:
-                conn = self._local.conn = engine_for(self.database_url).connect()
-            try:
-                with conn.begin():
-                    return store_batch(conn, items)
-            except DBAPIError as exc:
-                self._drop_connection()
-                if not exc.connection_invalidated or attempt == 2:
-                    raise
-            except BaseException:
-                self._drop_connection()
-                raise
-        raise AssertionError("unreachable")
-
-    def _drop_connection(self) -> None:
-        conn, self._local.conn = getattr(self._local, "conn", None), None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001 - it is being thrown away
-                pass
-
-    def _write(self, batch: list[tuple[Pending, Waiter]]) -> None:
-        try:
-            new_ids = self._store([item for item, _ in batch])
-            failure: BaseException | None = None
-        except BaseException as exc:  # noqa: BLE001 - handed to every waiting request, none is acknowledged
-            new_ids, failure = set(), exc
-        else:
-            self.batches += 1
-        seen: set[str] = set()
-        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
-        for item, waiter in batch:
-            eid = item.record.event_id
-            new = eid in new_ids and eid not in seen
-            seen.add(eid)
-            if isinstance(waiter, Future):
-                if failure is not None:
-                    waiter.set_exception(failure)
-                else:
-                    waiter.set_result(new)
-            else:
-                loop, future = waiter
-                by_loop.setdefault(loop, []).append((future, new, failure))
-        for loop, outcomes in by_loop.items():
-            try:
-                loop.call_soon_threadsafe(_settle, outcomes)
-            except RuntimeError:  # that loop is closed: nobody is waiting any more
-                pass
-
-    def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued, then stop."""
-        if not self._closed:
-            self._closed = True
-            for own in self._queues:
-                own.put(None)  # each writer stops after what is queued for it
-            deadline = time.monotonic() + timeout
-            for thread in self._threads:
-                thread.join(max(0.0, deadline - time.monotonic()))
+        super().__init__(database_url, _per_item, linger=linger, max_batch=max_batch, name="telemetry-writer",
+                         writers=writers or (2 if database_url.startswith("postgres") else 1),
+                         route=lambda item: int(item.record.fingerprint[:8], 16))
 
 
 _batchers: dict[str, IngestBatcher] = {}
@@ -376,7 +228,7 @@ def batcher_for(database_url: str) -> IngestBatcher:
     """The process-wide writer for `database_url`, started on first use."""
     with _batchers_lock:
         b = _batchers.get(database_url)
-        if b is None or b._closed:
+        if b is None or b.closed:
             b = _batchers[database_url] = IngestBatcher(database_url)
         return b
 
