@@ -9,13 +9,13 @@ the claims say what already happened, so a retry sends only what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import select
 
 from models.db import engine_for, session_scope
@@ -28,9 +28,9 @@ from ..clients.errors import NotFound
 from ..clients.glitchtip import glitchtip_from_settings
 from ..clients.telegram import telegram_from_settings
 from ..once import Hold, patiently, take
-from ..scrub import scrub_data
 from ..settings import Settings
 from ..snooze import skip_snoozed  # issue 14: snoozes
+from .delivery_store import delivery_values, insert_deliveries
 
 log = logging.getLogger("triageflow.service")
 INVESTIGATION_DEPLOYMENT = "investigate-issue/investigate-issue"
@@ -61,19 +61,11 @@ def investigation_key(issue_id: str, alerted_at: datetime) -> str:
 # ---------------------------------------------------------------------------- storing
 
 
-def delivery_row(source: str, body: Any, issue_ids: list[str], total: int) -> WebhookDelivery:
-    return WebhookDelivery(source=source, body={"payload": scrub_data(body), "total": total}, issue_ids=issue_ids)
-
-
 def store_delivery(database_url: str, source: str, body: Any, issue_ids: list[str], total: int) -> int:
-    """Record the webhook before anything is done with it (personal data scrubbed). One INSERT: the request
-    path waits for it."""
-    row = delivery_row(source, body, issue_ids, total)
-    table = WebhookDelivery.__table__
+    """Record one webhook before anything is done with it (personal data scrubbed), committed on return.
+    The service's request path stores through `delivery_store.delivery_writer_for` instead (batched)."""
     with engine_for(database_url).begin() as conn:
-        return conn.execute(insert(table).values(
-            received_at=row.received_at, source=row.source, body=row.body, issue_ids=row.issue_ids, status=row.status,
-            attempts=0).returning(table.c.id)).scalar_one()
+        return insert_deliveries(conn, [delivery_values(source, body, issue_ids, total)])[0]
 
 
 def pending_deliveries(database_url: str, limit: int = 1000) -> list[int]:
@@ -140,17 +132,21 @@ def _post_event(api_url: str, issue_id: str) -> None:
 _deployment_seen: dict[str, tuple[float, bool]] = {}
 
 
-def deployment_exists(max_age: float = 30.0) -> bool:
-    """Whether the triggered investigation deployment exists (asked at most every `max_age` seconds)."""
+def deployment_exists(max_age: float = 30.0, api_url: str | None = None) -> bool:
+    """Whether the triggered investigation deployment exists on `api_url` (default: the current Prefect
+    API), asked at most every `max_age` seconds."""
     from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    api = PREFECT_API_URL.value() or ""
+    api = api_url or PREFECT_API_URL.value() or ""
     seen = _deployment_seen.get(api)
     if seen and time.monotonic() - seen[0] < max_age:
-        return seen[1]
+        return seen[1]  # before any settings are copied: that costs a millisecond a time
     try:
-        with get_client(sync_client=True) as client:
+        with contextlib.ExitStack() as stack:
+            if api_url:
+                stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
+            client = stack.enter_context(get_client(sync_client=True))
             client.read_deployment_by_name(INVESTIGATION_DEPLOYMENT)
         found = True
     except Exception:  # noqa: BLE001 - not found, or no server: run in-process

@@ -15,11 +15,12 @@ from starlette.concurrency import run_in_threadpool
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from models.batch_writer import BatcherClosed
 from models.db import engine_for
 from tasks.alerts import WebhookError, parse_glitchtip_alert
 
 from ..settings import load_settings, settings
-from .alerting import store_delivery
+from .delivery_store import close_delivery_writers, delivery_values, delivery_writer_for
 from .telemetry import telemetry_router
 from .alerts import build_alerts_router
 from .known_issues import build_known_issues_router
@@ -57,6 +58,7 @@ def create_service(*, start_worker: bool | None = None) -> FastAPI:
         if start_worker and load_settings().webhook_secret is not None:
             worker()  # a restart finishes what the last process accepted, without waiting for a webhook
         yield
+        await run_in_threadpool(close_delivery_writers)  # what requests were promised is committed first
         await run_in_threadpool(stop_worker)
 
     app = FastAPI(title="triageflow", version="0.1.0", lifespan=lifespan)
@@ -111,8 +113,8 @@ def create_service(*, start_worker: bool | None = None) -> FastAPI:
         work = worker()
         answer = {"issues": alert.issue_ids, "total": alert.total}
         try:
-            delivery_id = await run_in_threadpool(store_delivery, s.triage_database_url, "glitchtip", body,
-                                                  alert.issue_ids, alert.total)
+            row = delivery_values("glitchtip", body, alert.issue_ids, alert.total)
+            delivery_id = await delivery_writer_for(s.triage_database_url).write(row)  # answered after its COMMIT
         except (OperationalError, InterfaceError) as exc:  # unreachable, not a bad row: keep it on disk
             try:
                 spooled = await run_in_threadpool(work.spool.append, "glitchtip", body, alert.issue_ids, alert.total)
@@ -121,6 +123,8 @@ def create_service(*, start_worker: bool | None = None) -> FastAPI:
             return JSONResponse({"delivery": None, "spooled": spooled, **answer, "detail":
                                  "database unreachable: kept in the local spool, stored and handled when it is back"},
                                 status_code=202)
+        except BatcherClosed:
+            return _problem(503, "the service is shutting down: send it again")
         if start_worker:
             work.enqueue(delivery_id)
         return {"delivery": delivery_id, **answer}

@@ -60,7 +60,7 @@ class Spool:
 
     def drain(self, database_url: str) -> list[int]:
         """Store every spooled webhook as a delivery (the database is back); the new delivery ids."""
-        from .alerting import delivery_row
+        from .delivery_store import delivery_row
 
         with _lock:
             if not self.draining.exists():
