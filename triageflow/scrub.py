@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -146,9 +147,29 @@ def scrub(text: str) -> str:
         return _apply(numbers, text)
     pieces = _UUID.split(text)  # text, uuid, text, uuid, ..., text
     return "".join(piece if n % 2 else _apply(numbers, piece) for n, piece in enumerate(pieces))
-    for pattern, replacement in _RULES:
-        text = pattern.sub(replacement, text)
-    return text
+
+
+_RECALL_MAX_LENGTH, _RECALL_MAX_ENTRIES = 512, 20_000
+_recalled: dict[bytes, str] = {}
+
+
+def scrub_recalled(text: str) -> str:
+    """`scrub(text)`, remembered for short texts that recur (a webhook's field names and values, titles,
+    project and environment names), so each is scrubbed once rather than once per payload.
+
+    Keyed by a BLAKE2b digest of the raw text: what is kept holds no raw text, only what is already scrubbed.
+    Bounded: past the maximum the oldest half is forgotten. The scrubber is pure, so a recalled answer is
+    the answer."""
+    if not text or len(text) > _RECALL_MAX_LENGTH:
+        return scrub(text)
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    clean = _recalled.get(key)
+    if clean is None:
+        clean = _recalled[key] = scrub(text)
+        if len(_recalled) > _RECALL_MAX_ENTRIES:
+            for old in list(_recalled)[: len(_recalled) // 2]:
+                _recalled.pop(old, None)
+    return clean
 
 
 _SECRET_KEY_NAME = re.compile(
@@ -175,7 +196,7 @@ def scrub_data(value: Any, _depth: int = 0) -> Any:
     Anything nested deeper than `MAX_DEPTH` becomes "[too deep]" (hostile input must not exhaust the stack).
     """
     if isinstance(value, str):
-        return scrub(value)
+        return scrub_recalled(value)
     if isinstance(value, (dict, list, tuple)) and _depth >= MAX_DEPTH:
         return "[too deep]"
     if isinstance(value, dict):
