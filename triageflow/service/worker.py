@@ -12,6 +12,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from pathlib import Path
 
 from ..once import Hold, retakeable, take
@@ -20,6 +21,10 @@ from .alerting import _post_event, deployment_exists, pending_deliveries, proces
 from .spool import Spool
 
 log = logging.getLogger("triageflow.service")
+
+
+WEBHOOKS_QUIET_SECONDS = 0.25  # no webhook for this long: a burst is over
+INVESTIGATION_MAX_DEFER_SECONDS = 10.0
 
 
 class WebhookWorker:
@@ -36,6 +41,7 @@ class WebhookWorker:
         self._started = False
         self._lock = threading.Lock()
         self._queued: set[int] = set()  # in the queue or being worked: the sweep does not add them twice
+        self._last_webhook = 0.0  # when the request path last handed over a delivery
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -75,6 +81,7 @@ class WebhookWorker:
 
     def enqueue(self, delivery_id: int) -> None:
         """Hand a stored delivery to the workers; when the queue is full the sweep picks it up later."""
+        self._last_webhook = time.monotonic()
         with self._lock:
             if delivery_id in self._queued:
                 return
@@ -122,10 +129,7 @@ class WebhookWorker:
     def _deployed(self) -> bool:
         if not self.prefect_api_url:
             return False
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        with temporary_settings(updates={PREFECT_API_URL: self.prefect_api_url}):
-            return deployment_exists()
+        return deployment_exists(api_url=self.prefect_api_url)
 
     # ------------------------------------------------------------------ in-process investigations
 
@@ -140,7 +144,17 @@ class WebhookWorker:
                 if not ready:
                     stack.enter_context(self._prefect())
                     ready = True
+                self._wait_for_quiet()
                 self._run_investigation(issue_id, hold)
+
+    def _wait_for_quiet(self) -> None:
+        """Let a burst of webhooks be answered first: an in-process flow run holds the interpreter for about a
+        second of CPU, and requests waiting for it are what a sender times out on. Deferred while webhooks
+        keep arriving, never for longer than INVESTIGATION_MAX_DEFER_SECONDS."""
+        deferred_until = time.monotonic() + INVESTIGATION_MAX_DEFER_SECONDS
+        while (not self._stop.is_set() and time.monotonic() < deferred_until
+               and time.monotonic() - self._last_webhook < WEBHOOKS_QUIET_SECONDS):
+            self._stop.wait(WEBHOOKS_QUIET_SECONDS / 4)
 
     @contextlib.contextmanager
     def _prefect(self):
