@@ -13,6 +13,7 @@ no interpreter lock with the background work.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -170,6 +171,7 @@ def run(total: int, clients: int, mode: str) -> None:
         dispose_all()
         with psycopg.connect(ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
