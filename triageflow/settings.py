@@ -239,6 +239,8 @@ class Settings(BaseSettings):
     telemetry_rate_per_key: float = Field(6000, alias="TELEMETRY_RATE_PER_KEY", ge=0)
     telemetry_relay: bool = Field(False, alias="TELEMETRY_RELAY", description="forward redacted events to GLITCHTIP_DSN")
     telemetry_triage_threshold: int = Field(10, alias="TELEMETRY_TRIAGE_THRESHOLD", ge=1)
+    telemetry_draft_pr: bool = Field(False, alias="TELEMETRY_DRAFT_PR",
+                                     description="with each new telemetry issue, a draft pull request of its triage notes")
 
     @field_validator("telemetry_project_keys")
     @classmethod

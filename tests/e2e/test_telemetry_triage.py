@@ -44,6 +44,10 @@ def gh_issues(control):
     return httpx.get(f"{control.url}/_sandbox/github/issues").json()
 
 
+def gh_pulls(control):
+    return httpx.get(f"{control.url}/_sandbox/github/pulls").json()
+
+
 def group(url, fp):
     with session_scope(url) as s:
         return s.exec(select(TelemetryGroup).where(TelemetryGroup.fingerprint == fp)).one()
@@ -68,6 +72,7 @@ def test_group_over_threshold_is_filed_once_with_facts_and_remediation(prefect_h
     g = group(url, hot)
     assert (g.status, g.issue_number) == ("triaged", issue["number"])
     assert group(url, cold).status == "new"
+    assert gh_pulls(control) == [] and "draft_pr" not in first[0]   # TELEMETRY_DRAFT_PR is off by default
 
 
 def test_an_issue_filed_before_a_crash_is_found_by_its_marker(prefect_harness, triage_telemetry_env, sandbox, control):
@@ -92,3 +97,68 @@ def test_dry_run_files_nothing_and_leaves_groups_untriaged(prefect_harness, tria
     [outcome] = telemetry_triage(dry_run=True)
     assert outcome["action"] == "dry-run" and gh_issues(control) == []
     assert group(url, fp).status == "new"
+
+
+def test_draft_pull_request_of_the_notes_once_per_group_when_enabled(prefect_harness, triage_telemetry_env, control,
+                                                                      monkeypatch):
+    from flows.telemetry_triage import telemetry_triage
+
+    monkeypatch.setenv("TELEMETRY_DRAFT_PR", "true")
+    reset_settings()
+    url = triage_telemetry_env
+    a = seed_group(url, "Connection timeout to PostgreSQL at db.internal:5432 (connection pool exhausted)", 4)
+    b = seed_group(url, "Redis connection refused at cache:6379", 3, type_="ConnectionError")
+    first = telemetry_triage()
+    assert telemetry_triage() == [] and telemetry_triage(draft_pr=True) == []
+    pulls = gh_pulls(control)
+    issues = {i["number"]: i for i in gh_issues(control)}
+    assert len(pulls) == 2 and len(issues) == 2
+    by_head = {p["head"]["ref"]: p for p in pulls}
+    for fp in (a, b):
+        pull = by_head[f"triage/telemetry-{fp[:12]}"]
+        [filed] = [f for f in first if f["fingerprint"] == fp]
+        assert pull["draft"] is True and pull["base"]["ref"] == "main" and pull["state"] == "open"
+        assert f"Refs #{filed['number']}" in pull["body"] and filed["draft_pr"]["number"] == pull["number"]
+        assert pull["number"] not in issues                      # numbered after the issues, in one sequence
+        [(path, notes)] = pull["files"].items()
+        assert path == f"triage-notes/telemetry-{fp[:12]}.md"
+        assert f"Triage of #{filed['number']}." in notes and fp in notes and "### Suggested remediation" in notes
+    notes_a = by_head[f"triage/telemetry-{a[:12]}"]["files"]
+    assert "| count | 4 |" in next(iter(notes_a.values())) and "Reset the pool" in next(iter(notes_a.values()))
+
+
+def test_a_draft_pull_request_left_by_a_crashed_run_is_found_not_doubled(prefect_harness, triage_telemetry_env,
+                                                                         sandbox, control):
+    from flows.telemetry_triage import telemetry_triage
+
+    url = triage_telemetry_env
+    done_fp = seed_group(url, "Redis connection refused at cache:6379", 5, type_="ConnectionError")
+    half_fp = seed_group(url, "upstream timed out after 30s", 4, type_="UpstreamTimeout")
+    with GitHub(GITHUB_TOKEN, GITHUB_REPO, api_url=sandbox.url, seconds_between_writes=0) as gh:
+        base, sha = gh.default_branch_head()       # one crashed run got as far as the pull request ...
+        gh.create_branch(f"triage/telemetry-{done_fp[:12]}", sha)
+        gh.put_file(f"triage/telemetry-{done_fp[:12]}", "notes.md", "partial", "notes")
+        made = gh.create_pull("notes", "body", head=f"triage/telemetry-{done_fp[:12]}", base=base)
+        gh.create_branch(f"triage/telemetry-{half_fp[:12]}", sha)   # ... another only as far as the branch
+    outcomes = {o["fingerprint"]: o["draft_pr"] for o in telemetry_triage(draft_pr=True)}
+    assert outcomes[done_fp]["action"] == "found" and outcomes[done_fp]["number"] == made.number
+    assert outcomes[half_fp]["action"] == "created"
+    pulls = gh_pulls(control)
+    assert sorted(p["head"]["ref"] for p in pulls) == sorted(f"triage/telemetry-{fp[:12]}" for fp in (done_fp, half_fp))
+    [half] = [p for p in pulls if p["head"]["ref"].endswith(half_fp[:12])]
+    assert list(half["files"]) == [f"triage-notes/telemetry-{half_fp[:12]}.md"]
+
+
+def test_draft_pull_request_dry_run_writes_nothing_and_is_audited(prefect_harness, triage_telemetry_env, control):
+    from flows.telemetry_triage import telemetry_triage
+    from models.audit import AuditLog
+
+    url = triage_telemetry_env
+    fp = seed_group(url, "upstream timed out after 30s", 3, type_="UpstreamTimeout")
+    [outcome] = telemetry_triage(dry_run=True, draft_pr=True)
+    assert outcome["draft_pr"]["action"] == "dry-run"
+    assert gh_pulls(control) == [] and gh_issues(control) == []
+    assert not [m for m in control.outbox("github")]
+    with session_scope(url) as s:
+        rows = s.exec(select(AuditLog).where(AuditLog.action == "pull.create")).all()
+    assert [(r.target, r.dry_run, r.outcome) for r in rows] == [(f"draft-pr:telemetry:{fp}", True, "dry-run")]

@@ -142,3 +142,34 @@ def test_open_or_comment_files_one_issue_per_marker_and_recovers_a_crash(gh, con
     assert len(issues[0]["comment_bodies"]) == 2
     actions = [(r.action, r.outcome) for r in recent(database_url, 10, system="github")]
     assert ("issue.create", "dry-run") in actions and actions.count(("issue.create", "ok")) == 1
+
+
+def test_branch_file_and_draft_pull_request_and_their_repeats(gh, control):
+    base, sha = gh.default_branch_head()
+    assert base == "main" and len(sha) == 40
+    assert gh.create_branch("triage/notes-1", sha) is True
+    assert gh.create_branch("triage/notes-1", sha) is False          # GitHub's 422 "Reference already exists"
+    assert gh.put_file("triage/notes-1", "triage-notes/a.md", "# notes\n", "add notes") is True
+    assert gh.put_file("triage/notes-1", "triage-notes/a.md", "# other\n", "again") is False  # no sha: kept as is
+    assert gh.find_pull("triage/notes-1") is None
+    issue = gh.create_issue("an issue first", "body")
+    pull = gh.create_pull("Triage notes", "Refs #1", head="triage/notes-1", base=base)
+    assert pull.draft and pull.state == "open" and pull.head == "triage/notes-1" and pull.base == "main"
+    assert pull.number == issue.number + 1                               # one sequence, as on GitHub
+    assert gh.find_pull("triage/notes-1").number == pull.number
+    with pytest.raises(Rejected, match="already exists"):
+        gh.create_pull("Triage notes", "again", head="triage/notes-1", base=base)
+    [stored] = httpx.get(f"{control.url}/_sandbox/github/pulls").json()
+    assert stored["files"] == {"triage-notes/a.md": "# notes\n"} and stored["body"] == "Refs #1"
+    assert gh.default_branch_head() == (base, sha)                       # main did not move
+
+
+def test_pull_request_refusals_are_clear(gh):
+    _, sha = gh.default_branch_head()
+    with pytest.raises(Rejected, match="Object does not exist"):
+        gh.create_branch("triage/x", "0" * 40)
+    gh.create_branch("triage/empty", sha)
+    with pytest.raises(Rejected, match="No commits between"):
+        gh.create_pull("t", "b", head="triage/empty", base="main")
+    with pytest.raises(NotFound):
+        gh.put_file("no-such-branch", "a.md", "x", "m")

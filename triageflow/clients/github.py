@@ -5,6 +5,10 @@
     issue = issue or gh.create_issue(title, body, labels=["triage"], assignees=["alice"])
     gh.comment(issue.number, "seen again")
     gh.close(issue.number)
+    base, sha = gh.default_branch_head()                      # draft pull requests (telemetry triage notes)
+    gh.create_branch("triage/notes", sha)                     # False: the branch was already there
+    gh.put_file("triage/notes", "notes.md", "text", "commit message")
+    pull = gh.find_pull("triage/notes") or gh.create_pull("title", "body", head="triage/notes", base=base)
 
 The client does what it is told: dry-run and auditing belong to the call sites
 (`triageflow.audit.audited(...)`, see `tasks/alert_github.py`). Retries are the caller's (Prefect task
@@ -45,6 +49,23 @@ class GitHubComment(BaseModel):
     body: str = ""
     html_url: str = ""
     created_at: datetime | None = None
+
+
+class GitHubPull(BaseModel):
+    """What triageflow reads of a pull request."""
+
+    number: int
+    title: str
+    state: str
+    draft: bool = False
+    html_url: str = ""
+    head: str = ""
+    base: str = ""
+
+
+def _pull(raw) -> GitHubPull:
+    return GitHubPull(number=raw.number, title=raw.title, state=raw.state, draft=bool(raw.draft),
+                      html_url=raw.html_url or "", head=raw.head.ref, base=raw.base.ref)
 
 
 def _issue(raw) -> GitHubIssue:
@@ -197,6 +218,54 @@ class GitHub:
         raw = self._raw_issue(number)
         self._call(f"closing #{number}", "PATCH", path, raw.edit, state="closed", state_reason=reason)
         return _issue(raw)
+
+
+    # --- branches, files and draft pull requests ----------------------------------------------------------
+
+    def default_branch_head(self) -> tuple[str, str]:
+        """(default branch, the commit sha at its tip)."""
+        repo = self._repository()
+        branch = repo.default_branch
+        ref = self._call(f"branch {branch}", "GET", f"/repos/{self.repo_name}/git/ref/heads/{branch}",
+                         lambda: repo.get_git_ref(f"heads/{branch}").object.sha)
+        return branch, ref
+
+    def create_branch(self, branch: str, sha: str) -> bool:
+        """Create `branch` at `sha`; False when a branch of that name already exists (GitHub's 422)."""
+        path = f"/repos/{self.repo_name}/git/refs"
+        try:
+            self._call(f"branch {branch}", "POST", path, self._repository().create_git_ref, f"refs/heads/{branch}", sha)
+        except Rejected as exc:
+            if exc.status == 422 and "already exists" in (exc.server_message or "").lower():
+                return False
+            raise
+        return True
+
+    def put_file(self, branch: str, path: str, text: str, message: str) -> bool:
+        """Commit a new file on `branch`; False when the file is already there (GitHub's 422 without a sha)."""
+        api = f"/repos/{self.repo_name}/contents/{path}"
+        try:
+            self._call(f"file {path}", "PUT", api, self._repository().create_file, path, message, text, branch=branch)
+        except Rejected as exc:
+            if exc.status == 422 and "sha" in (exc.server_message or ""):
+                return False
+            raise
+        return True
+
+    def find_pull(self, branch: str, *, state: str = "all") -> GitHubPull | None:
+        """The pull request from `branch` of this repository (any state by default), or None."""
+        owner = self.repo_name.split("/", 1)[0]
+        path = f"/repos/{self.repo_name}/pulls"
+        pulls = self._call("pull requests", "GET", path, self._repository().get_pulls, state=state,
+                           head=f"{owner}:{branch}")
+        first = self._call("pull requests", "GET", path, lambda: next(iter(pulls), None))
+        return _pull(first) if first is not None else None
+
+    def create_pull(self, title: str, body: str, *, head: str, base: str, draft: bool = True) -> GitHubPull:
+        path = f"/repos/{self.repo_name}/pulls"
+        raw = self._call("new pull request", "POST", path, self._repository().create_pull, base=base, head=head,
+                         title=title, body=body, draft=draft)
+        return _pull(raw)
 
 
 def _message(exc: GithubException) -> str:

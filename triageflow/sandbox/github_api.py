@@ -3,12 +3,14 @@ answering with GitHub's shapes, every `url` on the caller's own host and port (P
 
 Mounted in the sandbox app with `api.include_router(build_github_router(sandbox))`; the state lives in
 `sandbox.extras["github"]` (reset with the sandbox) and every change is also put in the sandbox outbox as
-service `github` (`issues.create`, `issues.comment`, `issues.update`). Repositories: `acme/booking` and
+service `github` (`issues.create`, `issues.comment`, `issues.update`; branches, files and pull requests in
+`github_pulls.py`). Repositories: `acme/booking` and
 `o/r` exist; others answer 404. Point a client at it with `github_env(server)`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import itertools
 import re
@@ -20,6 +22,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+
+from .github_pulls import add_pull_routes
 
 GITHUB_TOKEN = "dev_sandbox_github_4b8e2d6f1a"
 GITHUB_REPO = "acme/booking"
@@ -40,6 +44,10 @@ class GitHubState:
     issues: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     comments: dict[str, dict[int, list[dict[str, Any]]]] = field(default_factory=dict)
     labels: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    refs: dict[str, dict[str, str]] = field(default_factory=dict)          # repo → "refs/heads/x" → sha
+    files: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)  # repo → branch → path → text
+    pulls: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    commits: dict[str, set[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -49,10 +57,22 @@ class GitHubState:
         self.issues = {r: {} for r in REPOSITORIES}
         self.comments = {r: {} for r in REPOSITORIES}
         self.labels = {r: {} for r in REPOSITORIES}
+        self.refs = {r: {"refs/heads/main": initial_commit(r)} for r in REPOSITORIES}
+        self.files = {r: {"main": {}} for r in REPOSITORIES}
+        self.pulls = {r: {} for r in REPOSITORIES}
+        self.commits = {r: set(self.refs[r].values()) for r in REPOSITORIES}
         self._ids = itertools.count(1001)
 
     def next_id(self) -> int:
         return next(self._ids)
+
+    def next_number(self, repo: str) -> int:
+        """GitHub numbers issues and pull requests of a repository in one sequence."""
+        return 1 + max([0, *self.issues[repo], *self.pulls[repo]])
+
+
+def initial_commit(repo: str) -> str:
+    return hashlib.sha1(f"initial commit of {repo}".encode()).hexdigest()
 
 
 def _user(base: str, login: str) -> dict[str, Any]:
@@ -207,7 +227,7 @@ def build_github_router(sandbox) -> APIRouter:
                                                       "message": "body is too long (maximum is 65536 characters)"}])
         base = base_of(request)
         with state.lock:
-            number = len(state.issues[repo]) + 1
+            number = state.next_number(repo)
             now = _now()
             issue = {"id": state.next_id(), "number": number, "title": title, "body": body.get("body") or "",
                      "state": "open", "labels": [_label(state, base, repo, str(n)) for n in body.get("labels") or []],
@@ -326,6 +346,9 @@ def build_github_router(sandbox) -> APIRouter:
                     if search_matches(q, repo, issue)]
         chunk, headers = _page(request, rows)
         return JSONResponse({"total_count": len(rows), "incomplete_results": False, "items": chunk}, headers=headers)
+
+    add_pull_routes(router, state, sandbox, guard=guard, base_of=base_of, json_body=json_body, error=_error,
+                    user=_user, page=_page)
 
     @router.get("/_sandbox/github/issues")
     def all_issues(request: Request, repo: str = GITHUB_REPO):
