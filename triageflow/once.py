@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
@@ -152,6 +152,46 @@ def _take(database_url: str, key: str, lease_seconds: float, holder: str, detail
     if retaken.rowcount == 1:
         return Hold(database_url, key, holder, "retaken", {**stored, **(detail or {})})
     return Hold(database_url, key, holder, "done" if row and row.status == "done" else "busy", stored)
+
+
+def take_many(database_url: str, keys: list[str], *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
+              holder: str | None = None) -> dict[str, Hold]:
+    """`take` for several keys under one holder: the ones nobody took yet in one INSERT; any that exist
+    (done, failed, held) through `take`, so retaking and refusing work exactly as there."""
+    holder = holder or new_holder()
+    keys = list(dict.fromkeys(keys))
+
+    def insert() -> set[str]:
+        engine = engine_for(database_url)
+        now, lease_until = utcnow(), _now_ms() + int(lease_seconds * 1000)
+        rows = [dict(key=k, status="held", holder=holder, lease_until_ms=lease_until, attempts=1, created_at=now,
+                     updated_at=now, detail={}) for k in keys]
+        with engine.begin() as conn:
+            stmt = _insert(engine.dialect.name).values(rows).on_conflict_do_nothing(index_elements=["key"])
+            return set(conn.execute(stmt.returning(_table.c.key)).scalars())
+
+    inserted = patiently(insert) if keys else set()
+    return {k: Hold(database_url, k, holder, "taken") if k in inserted
+            else take(database_url, k, lease_seconds=lease_seconds, holder=holder) for k in keys}
+
+
+def renew_many(holds: list[Hold], lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
+    """Extend the leases of several holds of one holder in one statement (those it lost stay lost)."""
+    if not holds:
+        return
+    first = holds[0]
+    _run(first.database_url, update(_table).where(
+        _table.c.key.in_([h.key for h in holds]), _table.c.holder == first.holder, _table.c.status == "held",
+    ).values(lease_until_ms=_now_ms() + int(lease_seconds * 1000), updated_at=utcnow()), None)
+
+
+def done_many(conn, holds: list[Hold]) -> None:
+    """Mark several holds done, each with its own detail, in the caller's transaction `conn`."""
+    if not holds:
+        return
+    conn.execute(update(_table).where(_table.c.key == bindparam("claim_key")).values(
+        status="done", error=None, updated_at=utcnow(), detail=bindparam("claim_detail")),
+        [{"claim_key": h.key, "claim_detail": h.detail} for h in holds])
 
 
 @contextmanager

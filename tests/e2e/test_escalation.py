@@ -8,7 +8,8 @@ from datetime import timedelta
 import httpx
 
 from flows.escalation import escalation_pass
-from triageflow.service.alerting import process_delivery, store_delivery
+from triageflow.service.alerting import store_delivery
+from triageflow.service.delivery_work import process_delivery
 from triageflow.settings import load_settings
 from triageflow.snooze import snooze, unsnooze
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 from models.db import session_scope
 from models.webhooks import WebhookDelivery
 from triageflow.sandbox.server import LoopbackServer
-from triageflow.service.alerting import sweep_pending
+from triageflow.service.delivery_work import sweep_pending
 from triageflow.service.app import create_service
 from triageflow.settings import load_settings, reset_settings
 

@@ -23,13 +23,12 @@ from models.webhooks import IssueAlert, WebhookDelivery
 from tasks.alerts import alert_buttons, alert_html
 from tasks.similarity import issue_link
 
-from ..audit import acting_as, audited
+from ..audit import audited
 from ..clients.errors import NotFound
 from ..clients.glitchtip import glitchtip_from_settings
 from ..clients.telegram import telegram_from_settings
 from ..once import Hold, patiently, take
 from ..settings import Settings
-from ..snooze import skip_snoozed  # issue 14: snoozes
 from .delivery_store import delivery_values, insert_deliveries
 
 log = logging.getLogger("triageflow.service")
@@ -198,10 +197,16 @@ def issues_to_alert(gt, listed: list[str], total: int, *, received_at: datetime,
 # ---------------------------------------------------------------------------- acting
 
 
-def alert_once(s: Settings, gt, issue_id: str, delivery_id: int) -> tuple[str, str | None]:
-    """Send the issue's alert unless its window already had one; the investigation claim key to ensure next."""
+_READ = object()
+
+
+def alert_once(s: Settings, gt, issue_id: str, delivery_id: int, *, previous: Any = _READ) -> tuple[str, str | None]:
+    """Send the issue's alert unless its window already had one; the investigation claim key to ensure next.
+    `previous`: the issue's last alert when the caller read it already (a stale one is safe: the claim of
+    the window decides)."""
     url = s.triage_database_url
-    previous = _last_alert(url, issue_id)
+    if previous is _READ:
+        previous = _last_alert(url, issue_id)
     now = datetime.now(timezone.utc)
     if previous and now - previous < timedelta(minutes=s.alert_dedup_minutes):
         return "duplicate", investigation_key(issue_id, previous)
@@ -266,55 +271,3 @@ def ensure_investigation(s: Settings, issue_id: str, key: str, investigate: Inve
     if not hold:
         return f"investigation {'started earlier' if hold.state == 'done' else 'running'}"
     return f"investigation {investigate(issue_id, hold, s)}"
-
-
-def process_delivery(delivery_id: int, s: Settings, *, investigate: Investigate = investigate_now) -> dict[str, str]:
-    """Alert and investigate each issue of a stored delivery, under its claim; on failure it stays pending."""
-    url = s.triage_database_url
-    hold = take(url, f"delivery:{delivery_id}", lease_seconds=s.webhook_delivery_lease_seconds)
-    if not hold:
-        return {}
-    outcome: dict[str, str] = {}
-    try:
-        with session_scope(url) as session:
-            delivery = session.get(WebhookDelivery, delivery_id)
-            if delivery is None or delivery.status == "done":
-                hold.done(session=session)
-                return {}
-            delivery.attempts += 1
-            listed, total = list(delivery.issue_ids), int(delivery.body.get("total", len(delivery.issue_ids)))
-            received_at = delivery.received_at
-        with LazyGlitchTip(s) as gt, acting_as("service:glitchtip-webhook"):
-            ids = issues_to_alert(gt, listed, total, received_at=received_at, cap=s.webhook_unlisted_cap,
-                                  window=timedelta(minutes=s.webhook_unlisted_window_minutes))
-            ids = skip_snoozed(url, ids, outcome)  # a snoozed issue alerts nobody
-            for issue_id in ids:
-                what, key = alert_once(s, gt, issue_id, delivery_id)
-                if key:
-                    what += ", " + ensure_investigation(s, issue_id, key, investigate)
-                outcome[issue_id] = what
-                hold.renew(s.webhook_delivery_lease_seconds)
-    except Exception as exc:  # noqa: BLE001 - any failure leaves it pending; the sweep tries again
-        log.warning("webhook delivery %s not finished: %s", delivery_id, exc)
-        try:
-            with session_scope(url) as session:
-                delivery = session.get(WebhookDelivery, delivery_id)
-                delivery.error = str(exc)[:2000]
-            hold.failed(str(exc))
-        except Exception:  # noqa: BLE001 - then its lease runs out and the sweep retakes it
-            log.exception("webhook delivery %s: its failure could not be recorded", delivery_id)
-        return outcome
-    with session_scope(url) as session:
-        delivery = session.get(WebhookDelivery, delivery_id)
-        delivery.status, delivery.error, delivery.finished_at = "done", None, datetime.now(timezone.utc)
-        hold.done({"outcome": outcome}, session=session)
-    return outcome
-
-
-def sweep_pending(s: Settings, *, investigate: Investigate = investigate_now) -> int:
-    """Finish what earlier runs accepted but did not complete; how many deliveries this call worked on."""
-    done = 0
-    for delivery_id in pending_deliveries(s.triage_database_url):
-        if process_delivery(delivery_id, s, investigate=investigate):
-            done += 1
-    return done

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..once import Hold, retakeable, take
 from ..settings import Settings
-from .alerting import _post_event, deployment_exists, pending_deliveries, process_delivery
+from .alerting import _post_event, deployment_exists, pending_deliveries
+from .delivery_work import BATCH_MAX, process_deliveries
 from .spool import Spool
 
 log = logging.getLogger("triageflow.service")
@@ -96,18 +97,24 @@ class WebhookWorker:
     # ------------------------------------------------------------------ deliveries
 
     def _work_deliveries(self) -> None:
+        """What is queued, up to BATCH_MAX at a time: a burst is worked in batches (delivery_work.py)."""
         while not self._stop.is_set():
             try:
-                delivery_id = self.deliveries.get(timeout=0.2)
+                batch = [self.deliveries.get(timeout=0.2)]
             except queue.Empty:
                 continue
+            while len(batch) < BATCH_MAX:
+                try:
+                    batch.append(self.deliveries.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                process_delivery(delivery_id, self.s, investigate=self.investigate)
-            except Exception:  # noqa: BLE001 - the delivery stays pending; the sweep tries again
-                log.exception("webhook delivery %s failed", delivery_id)
+                process_deliveries(batch, self.s, investigate=self.investigate)
+            except Exception:  # noqa: BLE001 - the deliveries stay pending; the sweep tries again
+                log.exception("webhook deliveries %s failed", batch)
             finally:
                 with self._lock:
-                    self._queued.discard(delivery_id)
+                    self._queued.difference_update(batch)
 
     def investigate(self, issue_id: str, hold: Hold, s: Settings) -> str:
         """With a deployment: emit its event. Without: queue an in-process run (the claim is already held)."""
