@@ -6,6 +6,7 @@ import httpx
 from pydantic import BaseModel
 
 from .errors import ClientError, NotFound, Rejected, Unauthorized, Unavailable
+from .tls import tls_context
 
 
 class AlertState(BaseModel):
@@ -21,7 +22,7 @@ class Alertmanager:
 
     def __init__(self, base_url: str, *, timeout: float = 5, http: httpx.Client | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http = http or httpx.Client(timeout=timeout, verify=tls_context())
 
     def __repr__(self) -> str:
         return f"Alertmanager({self.base_url!r})"

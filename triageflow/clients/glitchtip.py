@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 import threading
-from functools import lru_cache
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -50,6 +48,7 @@ from .errors import (
     Unsupported,
 )
 from .resilience import CircuitBreaker, RateLimiter, retrying
+from .tls import tls_context
 
 Status = Literal["resolved", "ignored", "unresolved"]
 STATUSES: tuple[str, ...] = ("resolved", "ignored", "unresolved")
@@ -148,12 +147,6 @@ def next_link(header: str | None) -> str | None:
 def _is_json(response: httpx.Response) -> bool:
     kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
     return kind == "application/json" or kind.endswith("+json")
-
-
-@lru_cache(maxsize=1)
-def tls_context() -> ssl.SSLContext:
-    """One verified TLS context for every client: building one reads the CA bundle (~20 ms)."""
-    return httpx.create_ssl_context()
 
 
 _LOCATIONS = {"body", "payload", "query", "path"}

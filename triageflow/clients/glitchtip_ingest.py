@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .errors import RateLimited, Refused, Rejected, Unauthorized, Unavailable
+from .tls import tls_context
 
 SERVICE = "glitchtip-ingest"
 
@@ -50,7 +51,7 @@ class EventIngest:
 
     def __init__(self, dsn: str, *, http: httpx.Client | None = None, timeout: float = 10.0) -> None:
         self.dsn = Dsn.parse(dsn)
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http = http or httpx.Client(timeout=timeout, verify=tls_context())
         self._own_http = http is None
 
     def send(self, event: dict[str, Any]) -> str:

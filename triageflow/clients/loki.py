@@ -8,6 +8,7 @@ import httpx
 from pydantic import BaseModel
 
 from .errors import ClientError, NotFound, RateLimited, Rejected, Unauthorized, Unavailable
+from .tls import tls_context
 
 
 class LogLine(BaseModel):
@@ -36,7 +37,7 @@ class Loki:
                  org_id: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         headers = {"X-Scope-OrgID": org_id} if org_id else {}
-        self._http = http or httpx.Client(timeout=timeout, headers=headers)
+        self._http = http or httpx.Client(timeout=timeout, headers=headers, verify=tls_context())
 
     def __repr__(self) -> str:
         return f"Loki({self.base_url!r})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from .errors import ClientError, Rejected, Unauthorized, Unavailable
+from .tls import tls_context
 
 
 class Prometheus:
@@ -12,7 +13,7 @@ class Prometheus:
 
     def __init__(self, base_url: str, *, timeout: float = 5, http: httpx.Client | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = http or httpx.Client(timeout=timeout)
+        self._http = http or httpx.Client(timeout=timeout, verify=tls_context())
 
     def __repr__(self) -> str:
         return f"Prometheus({self.base_url!r})"

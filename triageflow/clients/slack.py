@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from .errors import ClientError, RateLimited, Rejected, Unauthorized, Unavailable
+from .tls import tls_context
 
 AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope"}
 
@@ -24,7 +25,7 @@ class Slack:
         raw = token.get_secret_value() if isinstance(token, SecretStr) else token
         base = api_url if api_url.endswith("/") else api_url + "/"  # slack-sdk joins method names onto it
         self.channel = channel
-        self._client = WebClient(token=raw, base_url=base, timeout=timeout)
+        self._client = WebClient(token=raw, base_url=base, timeout=timeout, ssl=tls_context())
 
     def __repr__(self) -> str:
         return f"Slack({self._client.base_url!r}, channel={self.channel!r}, token=**********)"

@@ -26,6 +26,7 @@ log = logging.getLogger("triageflow.service")
 
 WEBHOOKS_QUIET_SECONDS = 0.25  # no webhook for this long: a burst is over
 INVESTIGATION_MAX_DEFER_SECONDS = 10.0
+BATCH_LINGER_SECONDS = 0.05  # a delivery waits this long for others of its burst to be worked with it
 
 
 class WebhookWorker:
@@ -97,15 +98,17 @@ class WebhookWorker:
     # ------------------------------------------------------------------ deliveries
 
     def _work_deliveries(self) -> None:
-        """What is queued, up to BATCH_MAX at a time: a burst is worked in batches (delivery_work.py)."""
+        """What is queued, up to BATCH_MAX at a time: a burst is worked in batches (delivery_work.py), for
+        which the first delivery waits BATCH_LINGER_SECONDS; a batch of one costs as much as one of fifty."""
         while not self._stop.is_set():
             try:
                 batch = [self.deliveries.get(timeout=0.2)]
             except queue.Empty:
                 continue
+            gather_until = time.monotonic() + BATCH_LINGER_SECONDS
             while len(batch) < BATCH_MAX:
                 try:
-                    batch.append(self.deliveries.get_nowait())
+                    batch.append(self.deliveries.get(timeout=max(0.0, gather_until - time.monotonic())))
                 except queue.Empty:
                     break
             try:
