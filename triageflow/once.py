@@ -166,9 +166,9 @@ def take_many(database_url: str, keys: list[str], *, lease_seconds: float = DEFA
         now, lease_until = utcnow(), _now_ms() + int(lease_seconds * 1000)
         rows = [dict(key=k, status="held", holder=holder, lease_until_ms=lease_until, attempts=1, created_at=now,
                      updated_at=now, detail={}) for k in keys]
-        with engine.begin() as conn:
-            stmt = _insert(engine.dialect.name).values(rows).on_conflict_do_nothing(index_elements=["key"])
-            return set(conn.execute(stmt.returning(_table.c.key)).scalars())
+        stmt = _insert(engine.dialect.name).on_conflict_do_nothing(index_elements=["key"]).returning(_table.c.key)
+        with engine.begin() as conn:  # executemany: one cached statement, sent as multi-row INSERTs
+            return set(conn.execute(stmt, rows).scalars())
 
     inserted = patiently(insert) if keys else set()
     return {k: Hold(database_url, k, holder, "taken") if k in inserted

@@ -61,40 +61,6 @@ def create_service(*, start_worker: bool | None = None) -> FastAPI:
         await run_in_threadpool(close_delivery_writers)  # what requests were promised is committed first
         await run_in_threadpool(stop_worker)
 
-    app = FastAPI(title="triageflow", version="0.1.0", lifespan=lifespan)
-    app.state.worker, app.state.stop_worker = worker, stop_worker
-    app.include_router(telemetry_router())
-    app.include_router(build_alerts_router())
-    app.include_router(build_known_issues_router())
-    app.include_router(build_health_router())  # issue 14: failed/crashed runs from the Prefect automation
-
-    @app.get("/health")
-    def health():
-        s = settings()
-        checks: dict[str, str] = {}
-        try:
-            with engine_for(s.triage_database_url).connect() as conn:
-                conn.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
-            checks["database"] = f"failed: {exc.__class__.__name__}"
-        from prefect.settings import PREFECT_API_URL
-
-        api = PREFECT_API_URL.value()
-        if api:
-            import httpx
-
-            try:
-                httpx.get(api.rstrip("/") + "/health", timeout=3).raise_for_status()
-                checks["prefect"] = "ok"
-            except httpx.HTTPError as exc:
-                checks["prefect"] = f"failed: {exc.__class__.__name__}"
-        else:
-            checks["prefect"] = "not configured (flows run in-process)"
-        healthy = all(not v.startswith("failed") for v in checks.values())
-        return JSONResponse({"status": "ok" if healthy else "failing", **checks}, status_code=200 if healthy else 503)
-
-    @app.post("/webhooks/glitchtip", status_code=202)
     async def glitchtip_webhook(request: Request):
         s = settings()  # read once per process: 10+ ms a time
         if s.webhook_secret is None:
@@ -127,6 +93,41 @@ def create_service(*, start_worker: bool | None = None) -> FastAPI:
             return _problem(503, "the service is shutting down: send it again")
         if start_worker:
             work.enqueue(delivery_id)
-        return {"delivery": delivery_id, **answer}
+        return JSONResponse({"delivery": delivery_id, **answer}, status_code=202)
+
+    app = FastAPI(title="triageflow", version="0.1.0", lifespan=lifespan)
+    app.state.worker, app.state.stop_worker = worker, stop_worker
+    app.add_api_route("/webhooks/glitchtip", glitchtip_webhook, methods=["POST"], status_code=202,
+                      summary="Glitchtip Webhook")  # first: the route a burst hits is matched first
+    app.include_router(telemetry_router())
+    app.include_router(build_alerts_router())
+    app.include_router(build_known_issues_router())
+    app.include_router(build_health_router())  # issue 14: failed/crashed runs from the Prefect automation
+
+    @app.get("/health")
+    def health():
+        s = settings()
+        checks: dict[str, str] = {}
+        try:
+            with engine_for(s.triage_database_url).connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            checks["database"] = f"failed: {exc.__class__.__name__}"
+        from prefect.settings import PREFECT_API_URL
+
+        api = PREFECT_API_URL.value()
+        if api:
+            import httpx
+
+            try:
+                httpx.get(api.rstrip("/") + "/health", timeout=3).raise_for_status()
+                checks["prefect"] = "ok"
+            except httpx.HTTPError as exc:
+                checks["prefect"] = f"failed: {exc.__class__.__name__}"
+        else:
+            checks["prefect"] = "not configured (flows run in-process)"
+        healthy = all(not v.startswith("failed") for v in checks.values())
+        return JSONResponse({"status": "ok" if healthy else "failing", **checks}, status_code=200 if healthy else 503)
 
     return app

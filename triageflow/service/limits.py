@@ -21,6 +21,14 @@ class BodyRefused(ValueError):
         super().__init__(reason)
 
 
+def nests_deeper_than(raw: bytes, limit: int) -> bool:
+    """Whether arrays and objects in `raw` nest more than `limit` deep (brackets inside strings do not
+    count). A body with no more than `limit` brackets in all cannot: only the others are scanned."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    return nesting_depth(raw, limit) > limit
+
+
 def nesting_depth(raw: bytes, limit: int) -> int:
     """How deep arrays and objects nest in `raw`, strings skipped; stops counting once past `limit`."""
     depth = deepest = 0
@@ -58,7 +66,7 @@ def _bounded_int(text: str) -> int:
 
 def parse_json(raw: bytes, *, max_depth: int) -> Any:
     """The body as JSON: nesting beyond `max_depth` or an over-long integer is a 422, bad JSON a 400."""
-    if nesting_depth(raw, max_depth) > max_depth:
+    if nests_deeper_than(raw, max_depth):
         raise BodyRefused(422, f"body nests deeper than {max_depth} levels")
     try:
         return json.loads(raw, parse_int=_bounded_int)
