@@ -3,16 +3,16 @@ subprocess) on PostgreSQL: answer latency p50/p99 and requests per second, then 
 stored and handled exactly once (one alert per issue, one attempt per delivery). Targets: p99 ≤ 100 ms,
 ≥ 300 req/s. In-process investigations run against one Prefect server started by the bench.
 
-    .venv/bin/python bench/webhook_load.py [webhooks] [clients] [thread|external|both] [httpx|lean]
+    .venv/bin/python bench/webhook_load.py [webhooks] [clients] [thread|external|both] [lean|httpx]
 
 `thread`: the service's own worker threads do the background work (the default set-up); `external`:
 WEBHOOK_BACKGROUND=external and one `triage webhook-worker` process beside it, so the request path shares
 no interpreter lock with the background work.
 
-`httpx` (the default): each client is a thread with an httpx.Client, as a Python sender would be; on this
-2-core machine those 20 threads take about half a core from the service they measure. `lean`: the same
-20 keep-alive connections from one asyncio loop writing prepared HTTP/1.1 requests (what GlitchTip's
-own senders cost the service's machine: nothing), so the figure is the service's.
+`lean` (the default): 20 keep-alive connections from one asyncio loop writing prepared HTTP/1.1
+requests, so the figure is the service's (GlitchTip's senders run on GlitchTip's machine, not the
+service's). `httpx`: each client is a thread with an httpx.Client; on this 2-core machine those 20
+threads take about half a core from the service they measure.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def main() -> None:
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     clients = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     modes = {"both": ["thread", "external"]}.get(sys.argv[3] if len(sys.argv) > 3 else "both", sys.argv[3:4])
-    sender = sys.argv[4] if len(sys.argv) > 4 else "httpx"
+    sender = sys.argv[4] if len(sys.argv) > 4 else "lean"
     for mode in modes:
         run(total, clients, mode, sender)
 
