@@ -89,3 +89,18 @@ def test_a_failing_issue_keeps_only_its_deliveries_pending(settings_on, control)
     assert sorted(again) == sorted(failed) and again[failed[0]][first_issue].startswith("alerted")
     assert all(d.status == "done" for d in rows(url).values())
     assert len(alerts(control)) == 2
+
+
+def test_an_issue_counted_but_not_listed_is_checked_like_a_listed_one(settings_on, control):
+    from datetime import timedelta
+
+    from triageflow.snooze import snooze
+
+    s = settings_on
+    url = s.triage_database_url
+    first = store_delivery(url, "glitchtip", {}, ["1", "3", "2"], 4)
+    [extra] = set(process_deliveries([first], s, investigate=not_started)[first]) - {"1", "3", "2"}
+    snooze(url, extra, timedelta(hours=1), "cli")                   # GlitchTip names it again, unlisted
+    again = store_delivery(url, "glitchtip", {}, ["1", "3", "2"], 4)
+    outcome = process_deliveries([again], s, investigate=not_started)[again]
+    assert outcome[extra] == "snoozed" and all(outcome[i].startswith("duplicate") for i in ("1", "3", "2"))

@@ -4,7 +4,8 @@ draft pull request (`create_git_ref`, `create_file`, `create_pull`, `get_pulls`,
 They answer as GitHub's REST API documents, errors included: 422 "Reference already exists" for a
 branch that is there, 422 `"sha" wasn't supplied` for a file that is there, 422 "A pull request already
 exists for owner:branch" for a second open pull request from one branch, 422 "No commits between …" for
-a branch with nothing new. Every change is put in the sandbox outbox as service `github`
+a branch with nothing new (messages and shapes as GitHub's answers show them in public bug reports; no
+recording of these calls exists in tests/fixtures). Every change is put in the sandbox outbox as service `github`
 (`git.refs.create`, `contents.create`, `pulls.create`). `GET /_sandbox/github/pulls?repo=` lists the
 pull requests with the files of their head branch, for tests and the demo.
 """
@@ -58,8 +59,11 @@ def add_pull_routes(router: APIRouter, state, sandbox, *, guard, base_of, json_b
                 "head": dict(end_json(base, repo, pull["head"]), sha=pull["head_sha"]),
                 "base": end_json(base, repo, pull["base"]), "author_association": "OWNER"}
 
-    def invalid(resource: str, field: str, code: str = "invalid", message: str | None = None) -> JSONResponse:
-        problem = {"resource": resource, "field": field, "code": code}
+    def invalid(resource: str, field: str | None, code: str = "invalid", message: str | None = None) -> JSONResponse:
+        """GitHub's 422 shapes: a field error names the field; a `custom` one only says its message."""
+        problem: dict[str, str] = {"resource": resource, "code": code}
+        if field:
+            problem["field"] = field
         if message:
             problem["message"] = message
         return error(422, "Validation Failed", [problem])
@@ -171,9 +175,9 @@ def add_pull_routes(router: APIRouter, state, sandbox, *, guard, base_of, json_b
             if f"refs/heads/{base_branch}" not in refs:
                 return invalid("PullRequest", "base")
             if refs[f"refs/heads/{branch}"] == refs[f"refs/heads/{base_branch}"]:
-                return invalid("PullRequest", "head", "custom", f"No commits between {base_branch} and {branch}")
+                return invalid("PullRequest", None, "custom", f"No commits between {base_branch} and {branch}")
             if any(p["head"] == branch and p["state"] == "open" for p in state.pulls[repo].values()):
-                return invalid("PullRequest", "head", "custom",
+                return invalid("PullRequest", None, "custom",
                                f"A pull request already exists for {repo.split('/')[0]}:{branch}.")
             number = state.next_number(repo)
             pull = {"id": state.next_id(), "number": number, "title": title, "body": body.get("body") or "",

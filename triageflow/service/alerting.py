@@ -197,15 +197,16 @@ def issues_to_alert(gt, listed: list[str], total: int, *, received_at: datetime,
 # ---------------------------------------------------------------------------- acting
 
 
-_READ = object()
+READ_IT_YOURSELF = object()  # `alert_once(previous=...)`: the caller did not read the issue's last alert
 
 
-def alert_once(s: Settings, gt, issue_id: str, delivery_id: int, *, previous: Any = _READ) -> tuple[str, str | None]:
+def alert_once(s: Settings, gt, issue_id: str, delivery_id: int, *,
+               previous: Any = READ_IT_YOURSELF) -> tuple[str, str | None]:
     """Send the issue's alert unless its window already had one; the investigation claim key to ensure next.
     `previous`: the issue's last alert when the caller read it already (a stale one is safe: the claim of
     the window decides)."""
     url = s.triage_database_url
-    if previous is _READ:
+    if previous is READ_IT_YOURSELF:
         previous = _last_alert(url, issue_id)
     now = datetime.now(timezone.utc)
     if previous and now - previous < timedelta(minutes=s.alert_dedup_minutes):

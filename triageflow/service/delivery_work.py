@@ -29,8 +29,9 @@ from models.webhooks import IssueAlert, WebhookDelivery
 from ..audit import acting_as
 from ..once import Hold, done_many, patiently, renew_many, take_many
 from ..settings import Settings
-from .alerting import (Investigate, LazyGlitchTip, alert_once, ensure_investigation, investigate_now,
-                       investigation_key, issues_to_alert, pending_deliveries)
+from ..snooze import is_snoozed
+from .alerting import READ_IT_YOURSELF, Investigate, LazyGlitchTip, alert_once, ensure_investigation, \
+    investigate_now, investigation_key, issues_to_alert, pending_deliveries
 
 log = logging.getLogger("triageflow.service")
 BATCH_MAX = 50
@@ -58,6 +59,7 @@ class Delivery:
 class IssueFacts:
     """What the batch read once about its issues: snoozes, last alerts, and investigation claims."""
 
+    read_for: set[str]  # the issues read; any other (an unlisted one GlitchTip named) is read when decided
     snoozed: set[str]
     last_alert: dict[str, datetime]
     investigations: dict[str, tuple[str, int]]  # claim key → (status, lease until, ms)
@@ -74,7 +76,14 @@ class IssueFacts:
             keys = [investigation_key(i, at) for i, at in alerts.items() if now - at < dedup]
             claims = {r.key: (r.status, r.lease_until_ms) for r in conn.execute(
                 select(_claims.c.key, _claims.c.status, _claims.c.lease_until_ms).where(_claims.c.key.in_(keys)))}
-        return cls({r.issue_id for r in snoozes if _aware(r.until) > now}, alerts, claims)
+        return cls(set(ids), {r.issue_id for r in snoozes if _aware(r.until) > now}, alerts, claims)
+
+    def is_snoozed(self, database_url: str, issue_id: str) -> bool:
+        return issue_id in self.snoozed if issue_id in self.read_for else is_snoozed(database_url, issue_id)
+
+    def previous_alert(self, issue_id: str):
+        """The issue's last alert as read, or `alert_once`'s own read for an issue the batch did not read."""
+        return self.last_alert.get(issue_id) if issue_id in self.read_for else READ_IT_YOURSELF
 
     def investigation_state(self, key: str) -> str | None:
         """'started earlier' or 'running' when its claim says so; None when it must be taken (or retaken)."""
@@ -160,10 +169,10 @@ def _decide(batch: list[Delivery], s: Settings, investigate: Investigate) -> Non
 
 def _decide_issue(s: Settings, gt, issue_id: str, delivery_id: int, investigate: Investigate,
                   facts: IssueFacts) -> tuple[str, str | None]:
-    if issue_id in facts.snoozed:
-        return "snoozed", None  # a snoozed issue alerts nobody
     try:
-        what, key = alert_once(s, gt, issue_id, delivery_id, previous=facts.last_alert.get(issue_id))
+        if facts.is_snoozed(s.triage_database_url, issue_id):
+            return "snoozed", None  # a snoozed issue alerts nobody
+        what, key = alert_once(s, gt, issue_id, delivery_id, previous=facts.previous_alert(issue_id))
         if key:
             known = facts.investigation_state(key)
             what += ", " + (f"investigation {known}" if known else ensure_investigation(s, issue_id, key, investigate))
