@@ -127,7 +127,14 @@ class Forwarder:
         threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
 
     def down(self) -> None:
-        self._listener.close()
+        """No new connection and none of the old ones. Closing the listener alone is not enough: a thread
+        blocked in accept() on it keeps accepting (the outage let a connection through)."""
+        listener, self._listener = self._listener, None
+        try:
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        except OSError:
+            pass
+        listener.close()
         for conn in self._conns:
             try:
                 conn.shutdown(socket.SHUT_RDWR)
@@ -141,6 +148,9 @@ class Forwarder:
             try:
                 client, _ = listener.accept()
             except OSError:
+                return
+            if listener is not self._listener:  # taken down meanwhile: refuse
+                client.close()
                 return
             server = socket.create_connection(self.target)
             self._conns += [client, server]
