@@ -3,6 +3,7 @@ is down, and are forwarded once."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -95,7 +96,7 @@ def test_service_with_relay_on_forwards_what_it_accepts(database_url, sandbox, c
     monkeypatch.chdir(tmp_path)
     reset_settings()
     try:
-        with LoopbackServer(create_service()) as svc:
+        with LoopbackServer(create_service(), lifespan="on") as svc:  # shut down as `triage serve` is
             event_id = uuid.uuid4().hex
             answer = httpx.post(f"{svc.url}/api/telemetry/error", json={
                 "eventId": event_id, "message": "Checkout failed for bob@example.org", "type": "CheckoutError"})
@@ -108,6 +109,7 @@ def test_service_with_relay_on_forwards_what_it_accepts(database_url, sandbox, c
         reset_settings()
     [got] = received(control)
     assert got["event_id"] == event_id and "bob@example.org" not in str(got["event"])
+    assert not [t for t in threading.enumerate() if t.name == "telemetry-relay"], "the service stopped its relay"
 
 
 def test_dsn_that_cannot_work_is_refused():

@@ -20,7 +20,8 @@ class LoopbackServer:
 
     health_path = "/health"
 
-    def __init__(self, app, *, host: str = "127.0.0.1", port: int = 0, keep_alive: float = 5.0) -> None:
+    def __init__(self, app, *, host: str = "127.0.0.1", port: int = 0, keep_alive: float = 5.0,
+                 lifespan: str = "off") -> None:
         self.host = host
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -29,7 +30,7 @@ class LoopbackServer:
         self._sock.bind((host, port))
         self.port = self._sock.getsockname()[1]
         self.app = app
-        config = uvicorn.Config(app, log_level="warning", timeout_keep_alive=keep_alive, lifespan="off",
+        config = uvicorn.Config(app, log_level="warning", timeout_keep_alive=keep_alive, lifespan=lifespan,
                                 access_log=False)
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

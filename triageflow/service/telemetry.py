@@ -219,6 +219,7 @@ class TelemetryIngest:
 
 
 def telemetry_router() -> APIRouter:
+    """The telemetry routes; `router.close()` stops what their first use started (the relay's thread)."""
     router = APIRouter(tags=["telemetry"])
     state: dict[str, TelemetryIngest] = {}
 
@@ -226,6 +227,13 @@ def telemetry_router() -> APIRouter:
         if "ingest" not in state:
             state["ingest"] = TelemetryIngest(load_settings())
         return state["ingest"]
+
+    def close() -> None:
+        started = state.pop("ingest", None)
+        if started is not None and started.relay is not None:
+            started.relay.close()
+
+    router.close = close  # type: ignore[attr-defined]
 
     def client_ip(request: Request) -> str | None:
         return request.client.host if request.client else None
