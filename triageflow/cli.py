@@ -389,21 +389,9 @@ def serve(
             uvicorn.run("triageflow.service.app:create_service", factory=True, workers=workers,
                         host=host or s.service_host, port=port or s.service_port, log_level="info")
         else:
-            app = create_service()
-            settle_heap()
-            uvicorn.run(app, host=host or s.service_host, port=port or s.service_port, log_level="info")
+            uvicorn.run(create_service(), host=host or s.service_host, port=port or s.service_port, log_level="info")
     finally:
         stop_shared_prefect()  # the local Prefect server in-process investigations used, when there was one
-
-
-def settle_heap() -> None:
-    """What start-up imported (Prefect, SQLAlchemy, FastAPI: most of the heap) is moved out of the garbage
-    collector's view: a full collection scanned all of it, tens of milliseconds that a request in flight
-    waited on."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
 
 
 @app.command()

@@ -219,7 +219,6 @@ class GitHub:
         self._call(f"closing #{number}", "PATCH", path, raw.edit, state="closed", state_reason=reason)
         return _issue(raw)
 
-
     # --- branches, files and draft pull requests ----------------------------------------------------------
 
     def default_branch_head(self) -> tuple[str, str]:

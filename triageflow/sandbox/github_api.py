@@ -347,8 +347,7 @@ def build_github_router(sandbox) -> APIRouter:
         chunk, headers = _page(request, rows)
         return JSONResponse({"total_count": len(rows), "incomplete_results": False, "items": chunk}, headers=headers)
 
-    add_pull_routes(router, state, sandbox, guard=guard, base_of=base_of, json_body=json_body, error=_error,
-                    user=_user, page=_page)
+    add_pull_routes(router, state, sandbox, guard=guard, base_of=base_of, json_body=json_body)
 
     @router.get("/_sandbox/github/issues")
     def all_issues(request: Request, repo: str = GITHUB_REPO):

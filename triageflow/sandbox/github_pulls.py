@@ -15,23 +15,30 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def add_pull_routes(router: APIRouter, state, sandbox, *, guard, base_of, json_body) -> None:
+    """Mount the endpoints on `router`; `state` is the sandbox's GitHubState (refs, files, pulls); `guard`,
+    `base_of` and `json_body` are the issue endpoints' own checks."""
+    from .github_api import REPOSITORIES, _error as error, _now, _page as page, _user as user  # github_api imports this module
 
-
-def add_pull_routes(router: APIRouter, state, sandbox, *, guard, base_of, json_body, error, user, page) -> None:
-    """Mount the endpoints on `router`; `state` is the sandbox's GitHubState (refs, files, pulls)."""
+    async def guarded_body(request: Request, owner: str, name: str):
+        """(repo, JSON object body, None), or the 401/404/400 to answer instead as the third."""
+        repo, problem = guard(request, owner, name)
+        if problem:
+            return None, None, problem
+        body = await json_body(request)
+        if body is None:
+            return None, None, error(400, "Problems parsing JSON")
+        return repo, body, None
 
     def repo_json(base: str, repo: str) -> dict[str, Any]:
         owner, name = repo.split("/", 1)
-        return {"id": 500 + sorted(state.refs).index(repo), "node_id": f"R_{repo}", "name": name,
+        return {"id": 500 + REPOSITORIES.index(repo), "node_id": f"R_{repo}", "name": name,
                 "full_name": repo, "owner": user(base, owner), "private": True, "html_url": f"{base}/{repo}",
                 "url": f"{base}/repos/{repo}", "default_branch": "main"}
 
@@ -80,12 +87,9 @@ def add_pull_routes(router: APIRouter, state, sandbox, *, guard, base_of, json_b
 
     @router.post("/repos/{owner}/{name}/git/refs", status_code=201)
     async def create_ref(request: Request, owner: str, name: str):
-        repo, problem = guard(request, owner, name)
+        repo, body, problem = await guarded_body(request, owner, name)
         if problem:
             return problem
-        body = await json_body(request)
-        if body is None:
-            return error(400, "Problems parsing JSON")
         ref, sha = body.get("ref"), body.get("sha")
         if not isinstance(ref, str) or not ref.startswith("refs/") or ref.count("/") < 2:
             return error(422, "Reference name must start with 'refs/' and have at least two slashes.")
@@ -105,12 +109,9 @@ def add_pull_routes(router: APIRouter, state, sandbox, *, guard, base_of, json_b
 
     @router.put("/repos/{owner}/{name}/contents/{path:path}")
     async def put_contents(request: Request, owner: str, name: str, path: str):
-        repo, problem = guard(request, owner, name)
+        repo, body, problem = await guarded_body(request, owner, name)
         if problem:
             return problem
-        body = await json_body(request)
-        if body is None:
-            return error(400, "Problems parsing JSON")
         message, content, branch = body.get("message"), body.get("content"), body.get("branch") or "main"
         if not isinstance(message, str) or not message.strip():
             return invalid("Contents", "message", "missing_field")
@@ -155,12 +156,9 @@ def add_pull_routes(router: APIRouter, state, sandbox, *, guard, base_of, json_b
 
     @router.post("/repos/{owner}/{name}/pulls", status_code=201)
     async def create_pull(request: Request, owner: str, name: str):
-        repo, problem = guard(request, owner, name)
+        repo, body, problem = await guarded_body(request, owner, name)
         if problem:
             return problem
-        body = await json_body(request)
-        if body is None:
-            return error(400, "Problems parsing JSON")
         title, head, base_branch = body.get("title"), str(body.get("head") or ""), str(body.get("base") or "")
         if not isinstance(title, str) or not title.strip():
             return invalid("PullRequest", "title", "missing_field")

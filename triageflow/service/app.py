@@ -60,7 +60,7 @@ def create_service(*, start_worker: bool | None = None) -> FastAPI:
         yield
         await run_in_threadpool(close_delivery_writers)  # what requests were promised is committed first
         await run_in_threadpool(stop_worker)
-        await run_in_threadpool(telemetry.close)  # the relay's thread: the outbox keeps what it had not sent
+        await run_in_threadpool(close_telemetry)  # the relay's thread: the outbox keeps what it had not sent
 
     async def glitchtip_webhook(request: Request):
         s = settings()  # read once per process: 10+ ms a time
@@ -100,7 +100,7 @@ def create_service(*, start_worker: bool | None = None) -> FastAPI:
     app.state.worker, app.state.stop_worker = worker, stop_worker
     app.add_api_route("/webhooks/glitchtip", glitchtip_webhook, methods=["POST"], status_code=202,
                       summary="Glitchtip Webhook")  # first: the route a burst hits is matched first
-    telemetry = telemetry_router()
+    telemetry, close_telemetry = telemetry_router()
     app.include_router(telemetry)
     app.include_router(build_alerts_router())
     app.include_router(build_known_issues_router())

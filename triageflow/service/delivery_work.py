@@ -30,16 +30,12 @@ from ..audit import acting_as
 from ..once import Hold, done_many, patiently, renew_many, take_many
 from ..settings import Settings
 from ..snooze import is_snoozed
-from .alerting import READ_IT_YOURSELF, Investigate, LazyGlitchTip, alert_once, ensure_investigation, \
+from .alerting import READ_IT_YOURSELF, Investigate, LazyGlitchTip, _aware, alert_once, ensure_investigation, \
     investigate_now, investigation_key, issues_to_alert, pending_deliveries
 
 log = logging.getLogger("triageflow.service")
 BATCH_MAX = 50
 _deliveries, _claims = WebhookDelivery.__table__, Claim.__table__
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -113,7 +109,7 @@ def process_deliveries(delivery_ids: list[int], s: Settings, *,
         batch = _begin(url, held)
     except Exception as exc:  # noqa: BLE001 - the claims are given back; the sweep tries again
         log.warning("webhook deliveries %s not started: %s", sorted(held), exc)
-        _give_back(list(held.values()), str(exc))
+        _give_back(url, [(i, hold, str(exc)) for i, hold in held.items()], record_on_rows=False)
         return {}
     if batch:
         _decide(batch, s, investigate)
@@ -197,24 +193,22 @@ def _finish(url: str, batch: list[Delivery]) -> None:
         patiently(run)
         for d in finished:
             d.hold.finished = True
-    failed = [d for d in batch if d.error is not None]
-    for d in failed:
-        log.warning("webhook delivery %s not finished: %s", d.id, d.error)
-    _give_back([d.hold for d in failed], {d.hold.key: d.error for d in failed}, url=url,
-               rows={d.id: d.error for d in failed})
+    failed = [(d.id, d.hold, d.error) for d in batch if d.error is not None]
+    for delivery_id, _, error in failed:
+        log.warning("webhook delivery %s not finished: %s", delivery_id, error)
+    _give_back(url, failed, record_on_rows=True)
 
 
-def _give_back(holds: list[Hold], error, *, url: str | None = None, rows: dict[int, str] | None = None) -> None:
-    """Record the failure on each delivery row (when given) and its claim; when even that fails, the leases
-    run out and the sweep retakes them."""
+def _give_back(url: str, failures: list[tuple[int, Hold, str]], *, record_on_rows: bool) -> None:
+    """Each (delivery, claim, error): the error on the delivery's row (when `record_on_rows`) and its claim
+    marked failed; when even that fails, the leases run out and the sweep retakes them."""
     try:
-        if rows:
+        if record_on_rows and failures:
             with engine_for(url).begin() as conn:
-                for delivery_id, message in rows.items():
-                    conn.execute(update(_deliveries).where(_deliveries.c.id == delivery_id)
-                                 .values(error=str(message)[:2000]))
-        for hold in holds:
-            hold.failed(error.get(hold.key, "") if isinstance(error, dict) else error)
+                for delivery_id, _, error in failures:
+                    conn.execute(update(_deliveries).where(_deliveries.c.id == delivery_id).values(error=error[:2000]))
+        for _, hold, error in failures:
+            hold.failed(error)
     except Exception:  # noqa: BLE001 - then its lease runs out and the sweep retakes it
         log.exception("webhook deliveries: a failure could not be recorded")
 

@@ -13,6 +13,7 @@ import json
 import re
 import uuid
 import zlib
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -218,8 +219,8 @@ class TelemetryIngest:
         return new
 
 
-def telemetry_router() -> APIRouter:
-    """The telemetry routes; `router.close()` stops what their first use started (the relay's thread)."""
+def telemetry_router() -> tuple[APIRouter, Callable[[], None]]:
+    """The telemetry routes, and what stops what their first use started (the relay's thread)."""
     router = APIRouter(tags=["telemetry"])
     state: dict[str, TelemetryIngest] = {}
 
@@ -232,8 +233,6 @@ def telemetry_router() -> APIRouter:
         started = state.pop("ingest", None)
         if started is not None and started.relay is not None:
             started.relay.close()
-
-    router.close = close  # type: ignore[attr-defined]
 
     def client_ip(request: Request) -> str | None:
         return request.client.host if request.client else None
@@ -326,4 +325,4 @@ def telemetry_router() -> APIRouter:
         return Response(BROWSER_SCRIPT, media_type="application/javascript",
                         headers={"Cache-Control": "public, max-age=300"})
 
-    return router
+    return router, close
