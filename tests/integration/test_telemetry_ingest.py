@@ -286,3 +286,20 @@ def test_an_event_with_nul_and_a_lone_surrogate_is_stored_with_its_batch(telemet
     assert answer.status_code == 200, answer.text
     [event] = rows(database_url, TelemetryEvent)
     assert event.event_id == odd and event.message.startswith("bad ") and "\x00" not in event.message
+
+
+def test_sdk_endpoints_answer_only_post_and_leave_other_paths_to_the_app(telemetry_service, peers):
+    """The SDK paths are answered before FastAPI's dispatch (telemetry_sentry.py): another method is a 405
+    naming POST, a path without its trailing slash is the same endpoint, and everything else still reaches
+    the app's own routes and 404."""
+    svc = telemetry_service()
+    refused = httpx.get(f"{svc.url}/api/7/envelope/")
+    assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+    assert "POST" in refused.json()["detail"]
+    no_slash = httpx.post(f"{svc.url}/api/7/store", content=json.dumps(
+        {"event_id": uuid.uuid4().hex, "message": "boom"}), headers=AUTH)
+    assert no_slash.status_code == 200 and len(no_slash.json()["id"]) == 32
+    assert no_slash.headers["access-control-allow-origin"] == "*"
+    assert httpx.get(f"{svc.url}/telemetry.js").status_code == 200
+    assert httpx.post(f"{svc.url}/api/7/other/").status_code in (404, 405)
+    assert httpx.post(f"{svc.url}/api/telemetry/error", json=browser_report()).status_code == 200

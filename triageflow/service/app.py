@@ -22,6 +22,7 @@ from tasks.alerts import WebhookError, parse_glitchtip_alert
 from ..settings import load_settings, settings
 from .delivery_store import close_delivery_writers, delivery_values, delivery_writer_for
 from .telemetry import telemetry_router
+from .telemetry_sentry import SentryIngestMiddleware
 from .alerts import build_alerts_router
 from .known_issues import build_known_issues_router
 from .limits import BodyRefused, parse_json, read_limited
@@ -32,6 +33,18 @@ from .health import build_health_router
 
 def _problem(status: int, detail) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
+
+
+class TriageService(FastAPI):
+    """The FastAPI app with the Sentry SDK endpoints answered before FastAPI's dispatch (`telemetry_sentry.py`)."""
+
+    sentry_ingest: SentryIngestMiddleware | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if self.sentry_ingest is not None and scope["type"] == "http":
+            await self.sentry_ingest(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_service(*, start_worker: bool | None = None) -> FastAPI:
@@ -96,12 +109,13 @@ def create_service(*, start_worker: bool | None = None) -> FastAPI:
             work.enqueue(delivery_id)
         return JSONResponse({"delivery": delivery_id, **answer}, status_code=202)
 
-    app = FastAPI(title="triageflow", version="0.1.0", lifespan=lifespan)
+    app = TriageService(title="triageflow", version="0.1.0", lifespan=lifespan)
     app.state.worker, app.state.stop_worker = worker, stop_worker
     app.add_api_route("/webhooks/glitchtip", glitchtip_webhook, methods=["POST"], status_code=202,
                       summary="Glitchtip Webhook")  # first: the route a burst hits is matched first
-    telemetry, close_telemetry = telemetry_router()
+    telemetry, telemetry_ingest, close_telemetry = telemetry_router()
     app.include_router(telemetry)
+    app.sentry_ingest = SentryIngestMiddleware(FastAPI.__call__.__get__(app), telemetry_ingest)
     app.include_router(build_alerts_router())
     app.include_router(build_known_issues_router())
     app.include_router(build_health_router())  # issue 14: failed/crashed runs from the Prefect automation

@@ -60,14 +60,14 @@ def correlation_id_of(request: Request) -> str:
     return given if _CORRELATION.match(given) else uuid.uuid4().hex
 
 
-def sentry_key_of(request: Request) -> str | None:
+def sentry_key_from(auth_header: str | None, query_key: str | None) -> str | None:
     """`X-Sentry-Auth: Sentry sentry_key=..., ...` or `?sentry_key=` (browser SDKs)."""
-    header = request.headers.get("x-sentry-auth") or ""
+    header = auth_header or ""
     if header.lower().startswith("sentry "):
         pairs = dict(_AUTH_PAIR.findall(header))
         if pairs.get("sentry_key"):
             return pairs["sentry_key"]
-    return request.query_params.get("sentry_key") or None
+    return query_key or None
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -126,6 +126,14 @@ def _json(data: bytes) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data)
+
+
+def json_body(body: bytes) -> Any:
+    """A `store` body: one JSON event, or a 400 naming the body."""
+    try:
+        return _json(body)
+    except ValueError as exc:
+        raise Refusal(400, {"field": "body", "reason": f"not JSON: {exc}"}) from None
 
 
 def events_in_envelope(body: bytes) -> tuple[dict[str, Any], list[Any]]:
@@ -190,8 +198,7 @@ class TelemetryIngest:
 
             self.relay = RelayWorker(s.triage_database_url, self.relay_to)
 
-    def authorise(self, request: Request, project_id: str) -> str:
-        key = sentry_key_of(request)
+    def authorise_key(self, key: str | None, project_id: str) -> str:
         if not key:
             raise Refusal(401, "missing sentry_key: send X-Sentry-Auth: Sentry sentry_key=<public key>, ... "
                                "or ?sentry_key=")
@@ -219,8 +226,9 @@ class TelemetryIngest:
         return new
 
 
-def telemetry_router() -> tuple[APIRouter, Callable[[], None]]:
-    """The telemetry routes, and what stops what their first use started (the relay's thread)."""
+def telemetry_router() -> tuple[APIRouter, Callable[[], TelemetryIngest], Callable[[], None]]:
+    """The JSON and script routes, the shared ingest (started on first use; the Sentry SDK endpoints use it
+    too, see `telemetry_sentry.py`), and what stops what that first use started (the relay's thread)."""
     router = APIRouter(tags=["telemetry"])
     state: dict[str, TelemetryIngest] = {}
 
@@ -270,59 +278,9 @@ def telemetry_router() -> tuple[APIRouter, Callable[[], None]]:
         return JSONResponse({"id": record.event_id, "duplicate": not new, "fingerprint": record.fingerprint},
                             headers={CORRELATION_HEADER: correlation_id})
 
-    async def sentry_ingest(request: Request, kind: str) -> Response:
-        project_id = request.path_params["project_id"]
-        correlation_id = request.headers.get(CORRELATION_HEADER)
-        t = ingest()
-        try:
-            key = t.authorise(request, project_id)
-            t.limit(ip=client_ip(request), **{"project key": f"{project_id}:{key}"})
-            raw = await read_body(request, t.settings.telemetry_max_bytes)
-            body = decode_body(raw, request.headers.get("content-encoding", ""), t.settings.telemetry_max_bytes)
-            if kind == "envelope":
-                headers, events = events_in_envelope(body)
-                envelope_id = headers.get("event_id")
-            else:
-                try:
-                    events, envelope_id = [_json(body)], None
-                except ValueError as exc:
-                    raise Refusal(400, {"field": "body", "reason": f"not JSON: {exc}"}) from None
-            now = datetime.now(timezone.utc)
-            answered = envelope_id
-            for event in events:
-                record = record_from_sentry_event(event, project_id=project_id, source=f"sentry-{kind}",
-                                                  received_at=now, event_id=envelope_id,
-                                                  correlation_id=correlation_id)
-                if record.session_id:
-                    t.limit(session=record.session_id)
-                await t.store(record)
-                answered = record.event_id
-        except IngestError as exc:
-            return readable_anywhere(_field_error(exc).response())
-        except Refusal as refusal:
-            return readable_anywhere(refusal.response())
-        return readable_anywhere(JSONResponse({"id": answered} if answered else {}))
-
-    def readable_anywhere(response: Response) -> Response:
-        """Browser SDKs post from the page's origin and read the rate-limit headers of the answer."""
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Access-Control-Expose-Headers"] = "Retry-After, X-Sentry-Rate-Limits"
-        return response
-
-    # The SDK endpoints are plain Starlette routes: they read the request themselves, so FastAPI's
-    # dependency solving and validation per request (a tenth of the request's CPU) bought nothing.
-    async def sentry_envelope(request: Request) -> Response:
-        return await sentry_ingest(request, "envelope")
-
-    async def sentry_store(request: Request) -> Response:
-        return await sentry_ingest(request, "store")
-
-    router.add_route("/api/{project_id}/envelope/", sentry_envelope, methods=["POST"], include_in_schema=False)
-    router.add_route("/api/{project_id}/store/", sentry_store, methods=["POST"], include_in_schema=False)
-
     @router.get("/telemetry.js")
     def browser_script():
         return Response(BROWSER_SCRIPT, media_type="application/javascript",
                         headers={"Cache-Control": "public, max-age=300"})
 
-    return router, close
+    return router, ingest, close
