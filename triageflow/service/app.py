@@ -41,7 +41,7 @@ class TriageService(FastAPI):
     sentry_ingest: SentryIngestMiddleware | None = None
 
     async def __call__(self, scope, receive, send) -> None:
-        if self.sentry_ingest is not None and scope["type"] == "http":
+        if self.sentry_ingest is not None:  # it passes what is not a Sentry SDK request on to FastAPI
             await self.sentry_ingest(scope, receive, send)
             return
         await super().__call__(scope, receive, send)

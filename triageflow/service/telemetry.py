@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from tasks.telemetry_event import BrowserError, IngestError, TelemetryRecord, record_from_browser, record_from_sentry_event
+from tasks.telemetry_event import BrowserError, IngestError, TelemetryRecord, record_from_browser
 from tasks.telemetry_ratelimit import RateLimiter, Verdict
 from tasks.telemetry_relay import relay_event
 from tasks.telemetry_store import Pending, batcher_for
@@ -50,7 +50,7 @@ class Refusal(Exception):
         return JSONResponse({"detail": self.detail}, status_code=self.status, headers=headers)
 
 
-def _field_error(exc: IngestError) -> Refusal:
+def field_error(exc: IngestError) -> Refusal:
     return Refusal(400, {"field": exc.field, "reason": exc.reason})
 
 
@@ -272,7 +272,7 @@ def telemetry_router() -> tuple[APIRouter, Callable[[], TelemetryIngest], Callab
             t.limit(ip=client_ip(request), session=record.session_id, **{"project key": f"json:{record.project_id}"})
             new = await t.store(record)
         except IngestError as exc:
-            return _field_error(exc).response(correlation_id)
+            return field_error(exc).response(correlation_id)
         except Refusal as refusal:
             return refusal.response(correlation_id)
         return JSONResponse({"id": record.event_id, "duplicate": not new, "fingerprint": record.fingerprint},
