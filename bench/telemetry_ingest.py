@@ -7,6 +7,11 @@ as SDKs in many apps would; each event says its own numbers and ids in its messa
 Prints events/s and p50/p99 per database, the CPU per event of the service, of the load generator and of
 PostgreSQL's backends, and the load average (the cores are shared); asserts only the counts, never timings.
 
+First, the floor in the same run: the same clients and envelopes against the same uvicorn serving a bare app
+that reads each body and answers 200 (`bench/bare_ingest_app.py`). Each database's line then says what share
+of the bare figure the real ingest reaches, and how much of the run's CPU time the hypervisor took for other
+guests ("steal"): figures from different days and machines compare by that share, not by events/s alone.
+
     .venv/bin/python bench/telemetry_ingest.py [--envelopes 20000] [--clients 32] [--workers 1] [--db sqlite,postgresql]
 """
 
@@ -139,25 +144,67 @@ def free_socket() -> socket.socket:
     return sock
 
 
-def start_service(database_url: str, workers: int) -> tuple[subprocess.Popen, int, socket.socket]:
+SERVICE_APP = ["--factory", "triageflow.service.app:create_service"]
+BARE_APP = ["--app-dir", str(ROOT / "bench"), "bare_ingest_app:app"]
+
+
+def start_service(database_url: str, workers: int, app: list[str] = SERVICE_APP,
+                  ready_path: str = "/telemetry.js") -> tuple[subprocess.Popen, int, socket.socket]:
     sock = free_socket()
     port = sock.getsockname()[1]
     env = {**os.environ, "TRIAGE_DATABASE_URL": database_url, "TELEMETRY_PROJECT_KEYS": f"7:{KEY}",
            "TELEMETRY_RATE_PER_IP": "0", "TELEMETRY_RATE_PER_SESSION": "0", "TELEMETRY_RATE_PER_KEY": "0",
            "PREFECT_API_URL": ""}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "triageflow.service.app:create_service",
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", *app,
                              "--fd", str(sock.fileno()), "--workers", str(workers), "--log-level", "warning",
                              "--no-access-log", "--lifespan", "off"],
                             env=env, cwd=tempfile.mkdtemp(prefix="bench-telemetry-"), pass_fds=[sock.fileno()])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/telemetry.js", timeout=1).raise_for_status()
+            httpx.get(f"http://127.0.0.1:{port}{ready_path}", timeout=1).raise_for_status()
             return proc, port, sock
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
     raise SystemExit("the service did not start")
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """All CPU time of the machine and the part of it stolen by the hypervisor, in ticks (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[0] - before[0]
+    return (after[1] - before[1]) / total if total else 0.0
+
+
+def bare_floor(envelopes: list[bytes], clients: int, workers: int) -> float:
+    """events/s of the same clients against the bare app (the HTTP layer alone), printed like a database's line."""
+    proc, port, sock = start_service("sqlite://", workers, BARE_APP, ready_path="/")
+    try:
+        run_loop(drive(port, envelopes[:200], clients))
+        cpu_before, ticks_before = cpu_seconds(proc.pid), cpu_ticks()
+        elapsed, latencies, statuses = run_loop(drive(port, envelopes[200:], clients))
+        cpu, steal = cpu_seconds(proc.pid) - cpu_before, steal_share(ticks_before, cpu_ticks())
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        sock.close()
+    rate = len(latencies) / elapsed
+    p50, p99 = percentiles_ms(latencies)
+    print(f"{'bare HTTP':<11} {len(latencies):>6} envelopes  {clients} clients  {workers} worker(s)  {rate:>7.0f} events/s  "
+          f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  statuses {statuses}")
+    print(f"{'':<11} the floor: the same uvicorn answering 200 after reading each body, no work; its CPU "
+          f"{cpu * 1000 / len(latencies):.2f} ms per request; {steal:.0%} of the machine's CPU time stolen")
+    return rate
+
+
+def percentiles_ms(latencies: list[float]) -> tuple[float, float]:
+    lat = sorted(latencies)
+    return statistics.median(lat) * 1000, lat[int(len(lat) * 0.99) - 1] * 1000
 
 
 def cpu_seconds(pid: int) -> float:
@@ -236,17 +283,17 @@ def stored_counts(url: str) -> tuple[int, int, int]:
     return events, counted, groups
 
 
-def run(kind: str, envelopes: list[bytes], clients: int, workers: int, fingerprints: int) -> None:
+def run(kind: str, envelopes: list[bytes], clients: int, workers: int, fingerprints: int, floor: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url, drop = make_database(kind, Path(tmp))
         proc, port, sock = start_service(url, workers)
         try:
             run_loop(drive(port, envelopes[:200], clients))  # warm-up, not measured (counted in the check)
             cpu_before, own_before, load_before = cpu_seconds(proc.pid), own_cpu_seconds(), os.getloadavg()[0]
-            db_before = database_cpu_seconds(url)
+            db_before, ticks_before = database_cpu_seconds(url), cpu_ticks()
             elapsed, latencies, statuses = run_loop(drive(port, envelopes[200:], clients))
             cpu, own = cpu_seconds(proc.pid) - cpu_before, own_cpu_seconds() - own_before
-            db_cpu = database_cpu_seconds(url) - db_before
+            db_cpu, steal = database_cpu_seconds(url) - db_before, steal_share(ticks_before, cpu_ticks())
         finally:
             proc.terminate()
             proc.wait(30)
@@ -254,11 +301,11 @@ def run(kind: str, envelopes: list[bytes], clients: int, workers: int, fingerpri
         accepted = len(latencies) if set(statuses) == {200} else statuses.get(200, 0)
         events, counted, groups = stored_counts(url)
         drop()
-    lat = sorted(latencies)
-    p50 = statistics.median(lat) * 1000
-    p99 = lat[int(len(lat) * 0.99) - 1] * 1000
+    p50, p99 = percentiles_ms(latencies)
+    rate = len(latencies) / elapsed
     print(f"{kind:<11} {len(latencies):>6} envelopes  {clients} clients  {workers} worker(s)  "
-          f"{len(latencies) / elapsed:>7.0f} events/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  statuses {statuses}")
+          f"{rate:>7.0f} events/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  statuses {statuses}")
+    print(f"{'':<11} {rate / floor:.0%} of the bare HTTP floor; {steal:.0%} of the machine's CPU time stolen")
     accepted_total = accepted + 200
     load = os.getloadavg()[0]
     print(f"{'':<11} service CPU {cpu * 1000 / len(latencies):.2f} ms per event (≈ {len(latencies) / cpu:.0f} events/s "
@@ -283,8 +330,9 @@ def main() -> None:
     envelopes = build_envelopes(args.envelopes + 200, args.fingerprints)
     print(f"telemetry ingest: {args.envelopes} gzip envelopes ({len(envelopes[0])} bytes each) over "
           f"{args.fingerprints} fingerprints, loopback, {os.cpu_count()} cores")
+    floor = bare_floor(envelopes, args.clients, args.workers)
     for kind in args.db.split(","):
-        run(kind, envelopes, args.clients, args.workers, args.fingerprints)
+        run(kind, envelopes, args.clients, args.workers, args.fingerprints, floor)
 
 
 if __name__ == "__main__":
