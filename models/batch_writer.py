@@ -3,8 +3,9 @@
 A COMMIT waits for the disk (on PostgreSQL here an fsync of 10 ms and more). One commit per request caps a
 service at a few dozen requests a second whatever else it does; one commit per batch does not. A batch is
 what was queued when a writer became free: with many concurrent requests it fills up while the previous
-one is written. `linger` (off by default) makes a writer wait that long for stragglers after the first
-item of an idle spell.
+one is written. `linger` (off by default) makes a writer, once it has taken what is queued, wait that
+long once for more before writing a batch that is not full: fewer, larger batches, each costing one
+transaction's fixed work (begin, statement, COMMIT, waking the waiting requests).
 
 Each item's future resolves only after its batch's COMMIT, so a request answered "stored" is stored; a
 failed batch fails every future of it (nothing is acknowledged that is not in the database). Requests on an
