@@ -18,16 +18,24 @@ _KNOWN_KEYS = re.compile(
     r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|\bgh[pousr]_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}"
     r"|\bxox[abpr]-[A-Za-z0-9-]{10,}|\bAKIA[0-9A-Z]{16}\b|\b\d{6,12}:AA[A-Za-z0-9_-]{30,}"
 )
-# key=value or key: "value" (a bare `key: word` is prose, e.g. "token: expired", and survives)
+# key=value (quoted, or with a quote never closed) or key: "value" (a bare `key: word` is prose, e.g.
+# "token: expired", and survives here; see _STRONG_KEY_COLON)
 _KEY_VALUE = re.compile(
     rf"""(?ix)
     (?P<key>["']?\b(?:[\w.-]*[_.-])?(?:{_SECRET_KEYS})\b["']?)
     (?:
-        (?P<eq>\s*=\s*)(?:(?P<q1>["'])(?P<v1q>[^"']*)(?P=q1)|(?P<v1>[^\s"'&,;)]+))
+        (?P<eq>\s*=\s*)(?:(?P<q1>["'])(?P<v1q>[^"']*)(?P=q1)|["']?(?P<v1>[^\s"'&,;)]+))
       | (?P<colon>\s*:\s*)(?P<q2>["'])(?P<v2>[^"']+)(?P=q2)
     )
     """
 )
+# `password: hunter2`, `api_key:abc123`: after a name that only ever labels a credential, a bare word is the
+# credential (log lines and config dumps write it so). Names that also label states ("token: expired",
+# "session: closed") keep the rule above.
+_STRONG_SECRET_KEYS = (r"password|passwd|pwd|passphrase|secret|client[_-]?secret|api[_-]?key|apikey|access[_-]?key|"
+                       r"private[_-]?key")
+_STRONG_KEY_COLON = re.compile(
+    rf"""(?i)(?P<key>\b(?:[\w.-]*[_.-])?(?:{_STRONG_SECRET_KEYS})\b)(?P<colon>[ \t]*:[ \t]*)(?![\["'])[^\s"'&,;)]+""")
 # whole header lines (HTTP dumps, logged requests): the value is a credential however it is spelt
 _AUTH_HEADER = re.compile(r"(?im)\b((?:proxy-)?authorization|x-sentry-auth|x-api-key|cookie|set-cookie)(\s*[:=][ \t]*)(?![\s\[]|(?i:bearer)\s)[^\r\n]+")
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/:@]+)(:[^\s/@]*)?@")
@@ -111,6 +119,8 @@ _RULES: list[tuple[Callable[[str], bool], re.Pattern[str], str | Callable[[re.Ma
     (_low("bearer", "token"), _BEARER, lambda m: f"{m.group(1)} [secret]"),
     (lambda t: "://" in t and "@" in t, _URL_CREDENTIALS, lambda m: f"{m.group(1)}[redacted]@"),
     (_low("pass", "pwd", "secret", "key", "token", "session"), _KEY_VALUE, _key_value),
+    (lambda t: ":" in t and _low("pass", "pwd", "secret", "key")(t), _STRONG_KEY_COLON,
+     lambda m: f"{m.group('key')}{m.group('colon')}[redacted]"),
     (_has("@"), _EMAIL, "[email]"),
     (_digits, _CARD, _card),
     (lambda t: "+" in t and _digits(t), _PHONE, "[phone]"),
