@@ -83,3 +83,21 @@ def test_exceptions_and_5xx_are_reported_with_their_correlation_id(wrapped_app, 
     with session_scope(database_url) as s:
         crash_group = s.exec(select(TelemetryGroup).where(TelemetryGroup.fingerprint == crash.fingerprint)).one()
     assert crash_group.count == 1 and any(f["function"] == "charge" and f["in_app"] for f in crash_group.sample["frames"])
+
+
+def test_an_odd_correlation_id_is_replaced_once_and_never_stops_reporting(wrapped_app, database_url):
+    """The app echoes the id the service stores (one rule for both), and an id httpx cannot send as a header
+    (non-ASCII) is replaced rather than killing the thread that sends every later report."""
+    served, sender = wrapped_app
+    spaced = httpx.get(f"{served.url}/charge?amount=1", headers={"x-correlation-id": "req 42; drop"})
+    accented = httpx.get(f"{served.url}/charge?amount=2", headers={"x-correlation-id": "req-caf\u00e9".encode("latin-1")})
+    later = httpx.get(f"{served.url}/charge?amount=3", headers={"x-correlation-id": "req-later-3"})
+    assert spaced.status_code == accented.status_code == later.status_code == 500
+    echoed = [r.headers["x-correlation-id"] for r in (spaced, accented)]
+    assert all(e not in ("req 42; drop", "req-caf\u00e9") and len(e) == 32 for e in echoed)
+    rows = wait_for(lambda: (r := events(database_url)) and len(r) >= 3 and r)
+    stored = {r.message: r.correlation_id for r in rows}
+    assert stored["cannot split 1 between 0 people"] == echoed[0]
+    assert stored["cannot split 2 between 0 people"] == echoed[1]
+    assert stored["cannot split 3 between 0 people"] == "req-later-3"
+    assert sender.dropped == 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 import zlib
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -29,10 +28,10 @@ from tasks.telemetry_relay import relay_event
 from tasks.telemetry_store import Pending, batcher_for
 
 from ..settings import Settings, load_settings
+from .telemetry_capture import correlation_id_or_new
 from .telemetry_script import BROWSER_SCRIPT
 
 CORRELATION_HEADER = "x-correlation-id"
-_CORRELATION = re.compile(r"^[\w.:/+=-]{1,128}$")
 _AUTH_PAIR = re.compile(r"(\w+)=([^,\s]+)")
 EVENT_ITEM_TYPES = ("event", "error")  # everything else (session, transaction, client_report, ...) is ignored
 
@@ -56,8 +55,7 @@ def field_error(exc: IngestError) -> Refusal:
 
 def correlation_id_of(request: Request) -> str:
     """The caller's `x-correlation-id` when it is a sane token; otherwise a new one."""
-    given = request.headers.get(CORRELATION_HEADER, "").strip()
-    return given if _CORRELATION.match(given) else uuid.uuid4().hex
+    return correlation_id_or_new(request.headers.get(CORRELATION_HEADER, ""))
 
 
 def sentry_key_from(auth_header: str | None, query_key: str | None) -> str | None:

@@ -9,7 +9,9 @@ and when triageflow is slow or down reports are dropped (counted in `dropped`), 
 
 from __future__ import annotations
 
+import logging
 import queue
+import re
 import threading
 import traceback
 import uuid
@@ -17,7 +19,16 @@ from typing import Any
 
 import httpx
 
+log = logging.getLogger(__name__)
 CORRELATION_HEADER = b"x-correlation-id"
+_CORRELATION = re.compile(r"^[\w.:/+=-]{1,128}$", re.ASCII)
+
+
+def correlation_id_or_new(given: str) -> str:
+    """The caller's correlation id when it is a sane ASCII token (it goes into headers and logs); otherwise a new
+    one. The service and this middleware keep the same ids, so the id an app echoed is the one stored."""
+    given = given.strip()
+    return given if _CORRELATION.match(given) else uuid.uuid4().hex
 
 
 class ReportSender:
@@ -43,8 +54,9 @@ class ReportSender:
             try:
                 self._http.post(self.url, json=report, headers={"x-correlation-id": correlation_id})
                 self.sent += 1
-            except httpx.HTTPError:
+            except Exception as exc:  # noqa: BLE001 - one report lost, never the thread that sends the rest
                 self.dropped += 1
+                log.warning("telemetry report not sent (%s); %d dropped so far", exc.__class__.__name__, self.dropped)
 
     def close(self) -> None:
         self._queue.put(None)
@@ -67,8 +79,7 @@ class ErrorCapture:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
-        given = headers.get(CORRELATION_HEADER, b"").decode("latin-1").strip()
-        correlation_id = given if 0 < len(given) <= 128 else uuid.uuid4().hex
+        correlation_id = correlation_id_or_new(headers.get(CORRELATION_HEADER, b"").decode("latin-1"))
         status: dict[str, int] = {}
 
         async def send_with_id(message):
