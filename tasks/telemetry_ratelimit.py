@@ -49,8 +49,8 @@ class RateLimiter:
                     for b, k, t in taken:  # give back what the other scopes already gave
                         b[k] = (t, now)
                     return Verdict(False, scope, (1 - tokens) * 60.0 / rate)
-                if len(buckets) >= self.max_keys and key not in buckets:
-                    buckets.pop(next(iter(buckets)))
+                if buckets.pop(key, None) is None and len(buckets) >= self.max_keys:
+                    buckets.pop(next(iter(buckets)))  # the least recently used: each use moves its key last
                 taken.append((buckets, key, tokens))
                 buckets[key] = (tokens - 1, now)
             return Verdict(True)

@@ -219,6 +219,17 @@ def test_rate_limits_answer_429_with_retry_after(telemetry_service, database_url
     assert len(rows(database_url, TelemetryEvent)) == 3
 
 
+def test_the_ip_limit_counts_bad_bodies_too(telemetry_service, database_url):
+    """The documented order (key, rate, size, shape): a sender flooding malformed reports is limited before its
+    body is read, not answered 400 forever."""
+    svc = telemetry_service(TELEMETRY_RATE_PER_IP="3")
+    answers = [httpx.post(f"{svc.url}/api/telemetry/error", content=b"{not json", headers={"content-type": "application/json"})
+               for _ in range(5)]
+    assert [a.status_code for a in answers] == [400, 400, 400, 429, 429]
+    assert int(answers[3].headers["retry-after"]) >= 1 and "ip" in answers[3].json()["detail"]
+    assert rows(database_url, TelemetryEvent) == []
+
+
 def test_sentry_key_rate_limit(telemetry_service, peers):
     svc = telemetry_service(TELEMETRY_RATE_PER_KEY="2")
     body = recorded(peers, 1)

@@ -36,3 +36,13 @@ def test_a_refusal_takes_nothing_from_the_other_scopes():
 def test_zero_switches_a_scope_off():
     limiter = RateLimiter({"ip": 0}, clock=Clock())
     assert all(limiter.check({"ip": "a"}).allowed for _ in range(1000))
+
+
+def test_past_max_keys_the_least_recently_used_key_is_forgotten():
+    """A busy sender's emptied bucket is kept; the idle one is the one forgotten (and starts full again)."""
+    limiter = RateLimiter({"ip": 2}, clock=Clock(), max_keys=2)
+    assert limiter.check({"ip": "busy"}).allowed and limiter.check({"ip": "idle"}).allowed
+    assert limiter.check({"ip": "busy"}).allowed            # busy is now the most recently used
+    assert limiter.check({"ip": "new"}).allowed             # a third key: idle goes, not busy
+    assert not limiter.check({"ip": "busy"}).allowed        # busy's bucket was kept, and it is empty
+    assert limiter.check({"ip": "idle"}).allowed            # idle was forgotten: a full bucket again

@@ -1,8 +1,9 @@
 """Telemetry ingest: `POST /api/telemetry/error` (JSON) and the Sentry SDK endpoints `/api/{project}/envelope/`
 and `/api/{project}/store/`, so any app with a Sentry SDK can point its DSN at triageflow.
 
-Order of checks: project key (401/403), rate limit (429 + Retry-After), body size as sent and once
-decompressed (413), encoding and shape (400 naming the field). Then the event is scrubbed and clipped
+Order of checks: project key (401/403), rate limit (429 + Retry-After: the IP, and the SDK's project key,
+before the body is read; the session, and the JSON route's project, once the body names them), body size as
+sent and once decompressed (413), encoding and shape (400 naming the field). Then the event is scrubbed and clipped
 (tasks/telemetry_event.py), written by the batching writer, and acknowledged only once committed: a
 repeat of an event id is acknowledged again and not counted twice.
 """
@@ -254,6 +255,7 @@ def telemetry_router() -> tuple[APIRouter, Callable[[], TelemetryIngest], Callab
         correlation_id = correlation_id_of(request)
         t = ingest()
         try:
+            t.limit(ip=client_ip(request))  # before the body: a flood of bad bodies is limited too
             raw = await read_body(request, t.settings.telemetry_max_bytes)
             body = decode_body(raw, request.headers.get("content-encoding", ""), t.settings.telemetry_max_bytes)
             try:
@@ -267,7 +269,7 @@ def telemetry_router() -> tuple[APIRouter, Callable[[], TelemetryIngest], Callab
                 where = ".".join(str(p) for p in err.get("loc") or ()) or "body"
                 raise Refusal(400, {"field": where, "reason": err.get("msg", "invalid")}) from None
             record = record_from_browser(report, received_at=datetime.now(timezone.utc), correlation_id=correlation_id)
-            t.limit(ip=client_ip(request), session=record.session_id, **{"project key": f"json:{record.project_id}"})
+            t.limit(session=record.session_id, **{"project key": f"json:{record.project_id}"})
             new = await t.store(record)
         except IngestError as exc:
             return field_error(exc).response(correlation_id)
