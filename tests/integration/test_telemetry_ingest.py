@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from models.db import session_scope
-from models.telemetry import TelemetryEvent, TelemetryGroup
+from models.telemetry import TelemetryEvent, TelemetryGroup, TelemetryRelay
 from tasks.telemetry_store import close_batchers
 from triageflow.sandbox.server import LoopbackServer
 from triageflow.service.app import create_service
@@ -84,6 +84,7 @@ def test_recorded_gzip_envelope_is_stored_as_one_group(telemetry_service, databa
     [group] = rows(database_url, TelemetryGroup)
     assert group.count == 1 and group.fingerprint == event.fingerprint and group.status == "new"
     assert group.title.startswith("ConnectionTimeout: Connection timeout to PostgreSQL")
+    assert rows(database_url, TelemetryRelay) == []  # the relay is off unless TELEMETRY_RELAY=true
 
 
 def test_a_repeated_event_id_is_acknowledged_and_counted_once(telemetry_service, database_url, peers):
@@ -153,6 +154,24 @@ def test_body_limits_as_sent_and_once_decompressed(telemetry_service, database_u
     assert len(bomb) < 2048
     answer = httpx.post(f"{svc.url}/api/telemetry/error", content=bomb, headers={"Content-Encoding": "gzip"})
     assert answer.status_code == 413 and "decompressed" in answer.json()["detail"]
+    assert rows(database_url, TelemetryEvent) == []
+
+
+def test_sdk_body_limits_as_declared_as_streamed_and_once_decompressed(telemetry_service, database_url, peers):
+    """The SDK routes read their bodies with their own ASGI code: the same three 413s, and nothing stored."""
+    svc = telemetry_service(TELEMETRY_MAX_BYTES="4096")
+    event = json.loads(recorded(peers, 1).split(b"\n")[2])
+    event["extra"] = {"padding": "x" * 10000}
+    envelope = "\n".join(["{}", json.dumps({"type": "event"}), json.dumps(event), ""]).encode()
+    declared = httpx.post(f"{svc.url}/api/7/envelope/", content=envelope, headers=AUTH)
+    assert declared.status_code == 413 and "4096" in declared.json()["detail"]
+    streamed = httpx.post(f"{svc.url}/api/7/envelope/", content=iter([envelope[:3000], envelope[3000:]]),
+                          headers=AUTH)  # chunked: no Content-Length to refuse up front
+    assert streamed.status_code == 413 and "larger than 4096" in streamed.json()["detail"]
+    bomb = gzip.compress(envelope)
+    assert len(bomb) < 4096
+    inflated = httpx.post(f"{svc.url}/api/7/envelope/", content=bomb, headers={**AUTH, "Content-Encoding": "gzip"})
+    assert inflated.status_code == 413 and "decompressed" in inflated.json()["detail"]
     assert rows(database_url, TelemetryEvent) == []
 
 
@@ -236,6 +255,10 @@ def test_sentry_key_rate_limit(telemetry_service, peers):
     codes = [httpx.post(f"{svc.url}/api/7/envelope/", content=with_event_id(body, uuid.uuid4().hex),
                         headers=AUTH).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+    refused = httpx.post(f"{svc.url}/api/7/envelope/", content=with_event_id(body, uuid.uuid4().hex), headers=AUTH)
+    assert refused.status_code == 429 and "project key" in refused.json()["detail"]
+    seconds = int(refused.headers["retry-after"])  # what sentry-sdk's transport reads to back off
+    assert seconds >= 1 and refused.headers["x-sentry-rate-limits"] == f"{seconds}::organization"
 
 
 def test_fields_are_clipped_to_their_documented_size(telemetry_service, database_url):
