@@ -165,18 +165,55 @@ PAGE = """<!doctype html><html><head><title>shop</title>
 </script></body></html>"""
 
 
-@pytest.mark.skipif(CHROMIUM is None and os.environ.get("TRIAGE_REQUIRE_PEERS") != "1",
-                    reason="chromium is not installed (apt-get install chromium)")
-def test_browser_script_in_headless_chromium_reports_a_thrown_error(service, database_url, tmp_path):
-    page_app = Starlette(routes=[Route("/", lambda request: HTMLResponse(PAGE.format(service=service.url))),
-                                 Route("/health", lambda request: HTMLResponse("ok"))])
+REJECTING_PAGE = """<!doctype html><html><head><title>shop</title>
+<script src="{service}/telemetry.js" data-project="shop"></script></head>
+<body><p id="status">waiting</p>
+<script>
+  function applyCoupon(code) {{ return Promise.reject(new RangeError("coupon " + code + " expired on day 12")); }}
+  window.addEventListener("unhandledrejection", function () {{
+    setTimeout(function () {{
+      window.__triageflowLast.then(function (answer) {{
+        document.getElementById("status").textContent = answer ? "reported " + answer.id : "not reported";
+      }});
+    }}, 0);
+  }});
+  setTimeout(function () {{ applyCoupon("SPRING"); }}, 10);
+</script></body></html>"""
+
+
+def page_in_chromium(page_app, tmp_path) -> str:
+    """The DOM real headless Chromium ends with after loading the app's `/` from another loopback origin."""
     with LoopbackServer(page_app) as page:  # another origin than the service: a cross-origin report
         done = subprocess.run(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}",
              "--virtual-time-budget=15000", "--dump-dom", f"{page.url}/"],
             capture_output=True, text=True, timeout=120)
-    assert "reported " in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "<p id=\"status\">" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout
+
+
+needs_chromium = pytest.mark.skipif(CHROMIUM is None and os.environ.get("TRIAGE_REQUIRE_PEERS") != "1",
+                                    reason="chromium is not installed (apt-get install chromium)")
+
+
+@needs_chromium
+def test_browser_script_in_headless_chromium_reports_an_unhandled_rejection(service, database_url, tmp_path):
+    page_app = Starlette(routes=[Route("/", lambda request: HTMLResponse(REJECTING_PAGE.format(service=service.url)))])
+    dom = page_in_chromium(page_app, tmp_path)
+    assert "reported " in dom, dom[-2000:]
+    [group] = wait_for(lambda: groups(database_url))
+    assert group.exception_type == "RangeError" and group.project_id == "shop"
+    assert group.title == "RangeError: coupon SPRING expired on day 12"
+    assert "applyCoupon" in group.sample["stack"]
+
+
+@needs_chromium
+def test_browser_script_in_headless_chromium_reports_a_thrown_error(service, database_url, tmp_path):
+    page_app = Starlette(routes=[Route("/", lambda request: HTMLResponse(PAGE.format(service=service.url))),
+                                 Route("/health", lambda request: HTMLResponse("ok"))])
+    dom = page_in_chromium(page_app, tmp_path)
+    assert "reported " in dom
     [group] = wait_for(lambda: groups(database_url))
     assert group.exception_type == "TypeError" and group.project_id == "shop"
     assert "renderCart" in group.sample["stack"]
