@@ -89,6 +89,39 @@ def test_a_send_whose_answer_was_lost_is_resent_with_the_same_id_and_dropped_by_
     assert [row.status for row in outbox(database_url)] == ["sent"]
 
 
+class CountingSender:
+    """The real ingest client, with every post it made written down (what crosses the wire, per sender)."""
+
+    def __init__(self, ingest: EventIngest, posts: list[str]) -> None:
+        self.ingest, self.posts = ingest, posts
+
+    def send(self, payload):
+        self.posts.append(payload["event_id"])
+        return self.ingest.send(payload)
+
+
+def test_two_senders_racing_over_one_outbox_post_each_row_once(database_url, sandbox, control):
+    """Two services' relays waking at once: each row is claimed by one of them, posted once, marked sent."""
+    records = [record(f"race {i}") for i in range(40)]
+    store_now(database_url, [Pending(r, relay_event(r)) for r in records])
+    posts: list[str] = []
+    start = threading.Barrier(2)
+
+    def relay() -> None:
+        with EventIngest(dsn(sandbox)) as ingest:
+            start.wait()
+            relay_pending(database_url, CountingSender(ingest, posts))
+
+    threads = [threading.Thread(target=relay) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(posts) == sorted(r.event_id for r in records)  # every row posted, none twice
+    assert {row.status for row in outbox(database_url)} == {"sent"}
+    assert len(received(control)) == 40
+
+
 def test_service_with_relay_on_forwards_what_it_accepts(database_url, sandbox, control, monkeypatch, tmp_path):
     for k, v in {"TRIAGE_DATABASE_URL": database_url, "TELEMETRY_RELAY": "true", "GLITCHTIP_DSN": dsn(sandbox),
                  "TELEMETRY_PROJECT_KEYS": "7:publickey123"}.items():
