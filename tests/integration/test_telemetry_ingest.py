@@ -189,15 +189,31 @@ def test_bad_json_reports_name_the_field(telemetry_service, body, field):
     assert answer.json()["detail"]["field"].startswith(field)
 
 
-@pytest.mark.parametrize("content, headers, field", [
-    (b"{not json", {}, "body"),
-    (b"\x00\x01garbage", {"Content-Encoding": "gzip"}, "Content-Encoding"),
-    (b"{}", {"Content-Encoding": "compress"}, "Content-Encoding"),
+@pytest.mark.parametrize("content, headers, status, field", [
+    (b"{not json", {}, 400, "body"),
+    (b"\x00\x01garbage", {"Content-Encoding": "gzip"}, 400, "Content-Encoding"),
+    (b"{}", {"Content-Encoding": "compress"}, 415, "Content-Encoding"),
 ])
-def test_undecodable_bodies_name_what_is_wrong(telemetry_service, content, headers, field):
+def test_undecodable_bodies_name_what_is_wrong(telemetry_service, content, headers, status, field):
     svc = telemetry_service()
     answer = httpx.post(f"{svc.url}/api/telemetry/error", content=content, headers=headers)
-    assert answer.status_code in (400, 415) and answer.json()["detail"]["field"] == field
+    assert answer.status_code == status and answer.json()["detail"]["field"] == field
+
+
+def test_one_error_from_two_browsers_is_one_group_and_another_error_is_another(telemetry_service, database_url):
+    """Users, tabs, pages and the ids in the message differ; the error is the same, so the group is one."""
+    svc = telemetry_service()
+    stack = "TypeError: x\n    at render (https://shop.example/static/app.{build}.js:10:5)\n    at main (https://shop.example/static/app.{build}.js:2:1)"
+    same = [browser_report(message=f"Cannot read properties of undefined (reading 'id') in cart {cart}",
+                           sessionId=session, userAgent=agent, url=f"https://shop.example/cart?item={cart}",
+                           stack=stack.format(build=build))
+            for cart, session, agent, build in [(4812, "tab-ann", "Mozilla/5.0 Chrome/131", "3f2a9c1b"),
+                                                (977, "tab-bob", "Mozilla/5.0 (X11) Chrome/130", "8d0e4a7f")]]
+    other = browser_report(type="RangeError", message="Invalid array length", sessionId="tab-ann")
+    answers = [httpx.post(f"{svc.url}/api/telemetry/error", json=r).json() for r in (*same, other)]
+    assert answers[0]["fingerprint"] == answers[1]["fingerprint"] != answers[2]["fingerprint"]
+    groups = {g.fingerprint: g for g in rows(database_url, TelemetryGroup)}
+    assert len(groups) == 2 and groups[answers[0]["fingerprint"]].count == 2
 
 
 def test_envelope_event_without_id_and_bad_level_is_400(telemetry_service):

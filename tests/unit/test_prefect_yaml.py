@@ -30,3 +30,14 @@ def test_no_secret_is_templated_into_deployments():
     declared = yaml.safe_dump(yaml.safe_load((ROOT / "prefect.yaml").read_text())).upper()
     for secret in ("TOKEN", "PASSWORD", "SECRET", "DSN"):
         assert secret not in declared, secret  # prefect deploy would store the resolved value
+
+
+def test_telemetry_triage_runs_every_15_minutes():
+    from datetime import datetime, timezone
+
+    from cronsim import CronSim
+
+    [deployment] = [d for d in deployments() if d["name"] == "telemetry-triage"]
+    [schedule] = deployment["schedules"]
+    runs = CronSim(schedule["cron"], datetime(2026, 12, 6, 10, 7, tzinfo=timezone.utc))
+    assert [next(runs).strftime("%H:%M") for _ in range(5)] == ["10:15", "10:30", "10:45", "11:00", "11:15"]
