@@ -4,7 +4,8 @@ Everything here is pure. Only the fields listed in `TelemetryRecord` are kept (l
 contexts, cookies and headers other than the user agent are dropped), and each of them goes through the
 one scrubber as it is read, so nothing raw reaches a record, the database or the relay. Every kept
 field is clipped to `LIMITS` (characters, or items for lists and maps) after scrubbing, so a clip never
-cuts a secret in half; a clipped string ends with `…`.
+cuts a secret in half (and where a very long raw text had to be cut before scrubbing, what a secret cut
+there could have left is dropped: `_fit`); a clipped string ends with `…`.
 """
 
 from __future__ import annotations
@@ -42,10 +43,15 @@ class IngestError(ValueError):
         self.reason = reason
 
 
+# The longest secret a clip must not leave half-readable (a JWT with many claims runs to several hundred
+# characters): raw text is kept up to its limit + 4 × GUARD before it is scrubbed, and where it was cut
+# there, the scrubbed text's last 3 × GUARD characters go (see `_fit`).
+GUARD = 1024
+
+
 def clip(value: Any, limit_name: str) -> str:
-    """Raw text cut to a little more than its limit: `redacted` scrubs it (seeing a secret at the edge whole),
-    then cuts it to the limit."""
-    return "" if value is None else str(value)[: LIMITS[limit_name] + 256]
+    """Raw text cut to its limit + 4 × GUARD: `redacted` scrubs it, then `_fit` cuts it to the limit."""
+    return "" if value is None else str(value)[: LIMITS[limit_name] + 4 * GUARD]
 
 
 _SEPARATOR = "\n\x1f\n"
@@ -132,24 +138,24 @@ def redacted(record: "TelemetryRecord") -> "TelemetryRecord":
     for k, v in tag_items:
         texts.extend((k, v))
     texts.extend(record.sdk_fingerprint or ())
-    clean = iter(_SCRUB_CACHE.scrub_all(texts))
+    clean = iter(zip(_SCRUB_CACHE.scrub_all(texts), texts))  # (scrubbed, raw): `_fit` needs both
     fields = {}
     for n in names:
-        value = _cut(next(clean), n)
+        value = _fit(next(clean), n)
         fields[n] = None if getattr(record, n) is None else value
     if known_frames is None:
-        known_frames = tuple(Frame(filename=_cut(next(clean), "filename"), function=_cut(next(clean), "function"),
-                                   module=_cut(next(clean), "module"), lineno=f.lineno, in_app=f.in_app,
-                                   context_line=_cut(next(clean), "context_line")) for f in record.frames)
+        known_frames = tuple(Frame(filename=_fit(next(clean), "filename"), function=_fit(next(clean), "function"),
+                                   module=_fit(next(clean), "module"), lineno=f.lineno, in_app=f.in_app,
+                                   context_line=_fit(next(clean), "context_line")) for f in record.frames)
         if len(_CLEAN_STACKS) >= _MAX_STACKS:
             for key in list(_CLEAN_STACKS)[: _MAX_STACKS // 2]:
                 _CLEAN_STACKS.pop(key, None)
         _CLEAN_STACKS[stack_key] = known_frames
     tags = {}
     for k, _ in tag_items:
-        key, value = _cut(next(clean), "tag_key"), _cut(next(clean), "tag_value")
+        key, value = _fit(next(clean), "tag_key"), _fit(next(clean), "tag_value")
         tags[key] = "[redacted]" if secret_key(k) else value
-    sdk = tuple(_cut(next(clean), "fingerprint_entry") for _ in record.sdk_fingerprint or ()) or None
+    sdk = tuple(_fit(next(clean), "fingerprint_entry") for _ in record.sdk_fingerprint or ()) or None
     return TelemetryRecord(event_id=record.event_id, source=record.source, received_at=record.received_at,
                            level=record.level, session_id=record.session_id, frames=known_frames, tags=tags,
                            sdk_fingerprint=sdk, **fields)  # built, not `replace`d: a third of this function's time
@@ -172,11 +178,22 @@ def _storable(text: str) -> str:
     return text
 
 
-def _cut(text: str, limit_name: str) -> str:
-    """Cut already-scrubbed text to its limit."""
+def _cut(text: str, limit_name: str, clipped: bool = False) -> str:
+    """Cut already-scrubbed text to its limit, ending with `…` when anything was cut (here or before)."""
     text = _storable(text)
     limit = LIMITS[limit_name]
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit and not clipped else text[: limit - 1] + "…"
+
+
+def _fit(scrubbed_and_raw: tuple[str, str], limit_name: str) -> str:
+    """Scrubbed text cut to its limit. When its raw text had been clipped, a secret may have been cut in half
+    there and gone unrecognised (an email without its domain, a JWT without its signature); the scrubbed
+    form of the raw text's last GUARD characters lies within the scrubbed text's last 3 × GUARD (no
+    replacement makes its match three times longer: `pwd=x` → `pwd=[redacted]`), so those go first."""
+    text, raw = scrubbed_and_raw
+    if len(raw) >= LIMITS[limit_name] + 4 * GUARD:
+        return _cut(text[: max(0, len(text) - 3 * GUARD)], limit_name, clipped=True)
+    return _cut(text, limit_name)
 
 
 def _clip_or_none(value: Any, limit_name: str) -> str | None:
