@@ -2,10 +2,10 @@
 and `/api/{project}/store/`, so any app with a Sentry SDK can point its DSN at triageflow.
 
 Order of checks: project key (401/403), rate limit (429 + Retry-After: the IP, and the SDK's project key,
-before the body is read; the session, and the JSON route's project, once the body names them), body size as
-sent and once decompressed (413), encoding and shape (400 naming the field). Then the event is scrubbed and clipped
-(tasks/telemetry_event.py), written by the batching writer, and acknowledged only once committed: a
-repeat of an event id is acknowledged again and not counted twice.
+before the body is read; the session, and the JSON route's project, once the body names them), body size
+as sent and once decompressed (413), encoding and shape (400 naming the field). Then the event is scrubbed
+and clipped (tasks/telemetry_event.py), written by the batching writer, and acknowledged only once
+committed: a repeat of an event id is acknowledged again and not counted twice.
 """
 
 from __future__ import annotations
