@@ -109,6 +109,9 @@ def _digits(text: str) -> bool:
     return _DIGIT.search(text) is not None
 
 
+_names_a_strong_secret = _low("pass", "pwd", "secret", "key")
+
+
 # Each rule with a cheap test that any match needs (a literal its pattern cannot match without), so a text is
 # run only through the patterns that could change it; the result is the same as running every pattern.
 _RULES: list[tuple[Callable[[str], bool], re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
@@ -119,7 +122,7 @@ _RULES: list[tuple[Callable[[str], bool], re.Pattern[str], str | Callable[[re.Ma
     (_low("bearer", "token"), _BEARER, lambda m: f"{m.group(1)} [secret]"),
     (lambda t: "://" in t and "@" in t, _URL_CREDENTIALS, lambda m: f"{m.group(1)}[redacted]@"),
     (_low("pass", "pwd", "secret", "key", "token", "session"), _KEY_VALUE, _key_value),
-    (lambda t: ":" in t and _low("pass", "pwd", "secret", "key")(t), _STRONG_KEY_COLON,
+    (lambda t: ":" in t and _names_a_strong_secret(t), _STRONG_KEY_COLON,
      lambda m: f"{m.group('key')}{m.group('colon')}[redacted]"),
     (_has("@"), _EMAIL, "[email]"),
     (_digits, _CARD, _card),
